@@ -1,0 +1,1 @@
+"""The control program that runs on the simulated hardware."""

@@ -1,0 +1,325 @@
+"""Every setting of the machine, declared once.
+
+One declaration per setting feeds the FUNCTION menu, the settings file (TOML) loader, NVRAM
+storage, the function-list report and docs/settings.md (scripts/make_settings_doc.py), so they
+cannot drift apart. Values are stored in NVRAM, namespace "settings", under the dotted key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from estudio190f.hw.nvram import Nvram
+
+NS = "settings"
+
+DESIGN = "DESIGN.md 5 (factory defaults)"
+SISTER = "e-STUDIO170F (sister model) manual"
+MANUAL = "e-STUDIO190F service manual"
+CHOICE = "not found in the sources; project choice"
+RFC5321 = "RFC 5321 4.5.3.2 / RFC 1123 5.3.2"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # dotted: "<table>.<name>" as in the settings file
+    kind: str  # choice | int | digits | text | email | host | secret | path
+    default: Any
+    label: str  # as the LCD shows it (<= 20 characters)
+    source: str
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+    lo: int = 0
+    hi: int = 0
+    max_len: int = 0
+    unit: str = ""
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == "secret"
+
+    def check(self, value: Any) -> Any:
+        """The value in canonical form, or ValueError saying why it is refused."""
+        if self.kind == "choice":
+            text = str(value).lower() if not isinstance(value, bool) else ("on" if value else "off")
+            if text not in self.choices:
+                raise ValueError(f"{self.key} must be one of {', '.join(self.choices)}, not {value!r}")
+            return text
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, str) and value.strip().isdigit():
+                    value = int(value.strip())
+                else:
+                    raise ValueError(f"{self.key} must be a whole number, not {value!r}")
+            if not self.lo <= value <= self.hi:
+                raise ValueError(f"{self.key} must be {self.lo} to {self.hi}, not {value}")
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"{self.key} must be a string, not {value!r}")
+        if self.max_len and len(value) > self.max_len:
+            raise ValueError(f"{self.key} is at most {self.max_len} characters")
+        if self.kind == "digits" and not re.fullmatch(r"[0-9*#]*", value):
+            raise ValueError(f"{self.key} takes digits, * and # only, not {value!r}")
+        if self.kind == "email" and value and not EMAIL_RE.fullmatch(value):
+            raise ValueError(f"{self.key} is not an e-mail address: {value!r}")
+        if self.kind == "host" and value and not HOST_RE.fullmatch(value):
+            raise ValueError(f"{self.key} is not a host name or address: {value!r}")
+        if self.kind in ("text", "secret") and not all(32 <= ord(c) < 127 for c in value):
+            raise ValueError(f"{self.key} takes printable ASCII characters only")
+        return value
+
+    def show(self, value: Any) -> str:
+        """The value as the LCD, reports and the console may show it (secrets masked)."""
+        if self.secret:
+            return "*" * len(str(value)) if value else ""
+        return str(value).upper() if self.kind == "choice" else str(value)
+
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+
+
+def _choice(key: str, default: str, label: str, choices: tuple[str, ...], source: str, doc: str) -> Setting:
+    return Setting(key, "choice", default, label, source, doc, choices=choices)
+
+
+def _int(key: str, default: int, label: str, lo: int, hi: int, source: str, doc: str, unit: str = "") -> Setting:
+    return Setting(key, "int", default, label, source, doc, lo=lo, hi=hi, unit=unit)
+
+
+def _str(key: str, kind: str, default: str, label: str, max_len: int, source: str, doc: str) -> Setting:
+    return Setting(key, kind, default, label, source, doc, max_len=max_len)
+
+
+ON_OFF = ("on", "off")
+
+SETTINGS: tuple[Setting, ...] = (
+    _str("machine.number", "digits", "5551234", "FAX NUMBER", 20,
+         "DESIGN.md 3.4 example", "This machine's number on the virtual line; also the header and TSI/CSI number."),
+    _str("machine.station_name", "text", "TOSHIBA", "STATION NAME", 20,
+         SISTER + " (header example)", "Name printed in the transmit header and sent as the station name."),
+    _choice("receive.mode", "auto", "RECEIVE MODE", ("fax", "tel", "auto"), DESIGN,
+            "AUTO: answer after the ring count, receive a fax (CNG) or ring on for a voice call. "
+            "FAX: answer every call as a fax. TEL: ring until the operator presses START."),
+    _int("receive.rings", 2, "RING COUNT", 1, 9, DESIGN, "Rings before the machine answers (AUTO and FAX)."),
+    _choice("scan.resolution", "standard", "RESOLUTION", ("standard", "fine", "superfine", "photo"), DESIGN,
+            "Default resolution for fax, copy and e-mail; the RESOLUTION key changes it for one job."),
+    _choice("scan.contrast", "normal", "CONTRAST", ("light", "normal", "dark"), DESIGN,
+            "Default contrast; the CONTRAST key changes it for one job."),
+    _choice("transmit.header", "outside", "TX HEADER", ("inside", "outside", "off"), DESIGN + "; " + SISTER,
+            "Transmit header line: OUTSIDE adds it above the page, INSIDE overwrites the page's top, OFF sends none."),
+    _choice("transmit.mode", "memory", "TX MODE", ("memory", "direct"), DESIGN,
+            "MEMORY: scan every page to memory first (file number F-nnn). DIRECT: send while scanning."),
+    _choice("transmit.report", "error", "TX REPORT", ("always", "error", "off"), DESIGN,
+            "When a transmission report is printed after a send."),
+    _int("transmit.redial_tries", 3, "REDIAL TRIES", 0, 9, DESIGN, "Redials after busy or no answer."),
+    _int("transmit.redial_interval", 2, "REDIAL INTERVAL", 1, 9, DESIGN, "Minutes between redials.", "min"),
+    _choice("modem.top_speed", "14400", "MODEM SPEED", ("14400", "12000", "9600", "7200", "4800", "2400"), DESIGN,
+            "Highest signalling rate offered or tried (V.17 14400 down to V.27ter 2400)."),
+    _choice("modem.ecm", "on", "ECM", ON_OFF, DESIGN, "Error correction mode (T.30 Annex A)."),
+    _choice("modem.coding", "mmr", "CODING", ("mh", "mr", "mmr"), DESIGN,
+            "Best coding offered: MMR implies MR and MH; MMR is only used with ECM."),
+    _choice("paper.size", "letter", "PAPER SIZE", ("letter", "a4", "legal"), DESIGN, "Cassette paper size."),
+    _int("paper.capacity", 250, "CASSETTE SIZE", 1, 500, DESIGN, "Sheets the cassette holds.", "sheets"),
+    _choice("paper.long_page", "reduce", "LONG PAGE", ("reduce", "continue"), DESIGN,
+            "A received page longer than the sheet: REDUCE to fit, or CONTINUE on a second sheet."),
+    _int("feeder.capacity", 30, "FEEDER SIZE", 1, 50, DESIGN, "Sheets the document feeder holds.", "sheets"),
+    _int("memory.size_kb", 4096, "MEMORY SIZE", 256, 65536, CHOICE,
+         "Image memory for documents waiting to be sent or printed, in KiB.", "KiB"),
+    _str("smtp.host", "host", "127.0.0.1", "SMTP SERVER", 63, CHOICE + " (loopback relay)", "SMTP relay host."),
+    _int("smtp.port", 25, "SMTP PORT", 1, 65535, "RFC 5321", "SMTP relay port (the embedded relay of `run` sets its own)."),
+    _choice("smtp.security", "none", "SECURITY", ("none", "starttls", "tls"), DESIGN,
+            "NONE: plain SMTP. STARTTLS: upgrade after EHLO. TLS: implicit TLS from the start."),
+    _choice("smtp.auth", "cram-md5", "AUTH METHOD", ("cram-md5", "plain", "login", "none"), DESIGN + "; " + MANUAL + " 9.16",
+            "SMTP AUTH mechanism. Only this one is used; there is no fallback."),
+    _str("smtp.user", "text", "", "USER NAME", 63, CHOICE, "SMTP AUTH user name."),
+    _str("smtp.password", "secret", "", "PASSWORD", 63, CHOICE, "SMTP AUTH password; never shown, logged or printed."),
+    _str("smtp.from", "email", "fax@example.com", "FROM ADDRESS", 63, "DESIGN.md 3.4 example", "Envelope and header sender."),
+    _choice("smtp.format", "tiff", "FILE FORMAT", ("tiff", "pdf"), DESIGN, "Attachment: TIFF Class F (profile S) or PDF."),
+    _int("smtp.max_size_kb", 10240, "MAX MAIL SIZE", 64, 102400, DESIGN,
+         "Largest message before the pages are split over several messages, in KiB.", "KiB"),
+    _choice("smtp.allow_clear_text", "off", "CLEAR TEXT AUTH", ON_OFF, CHOICE,
+            "Allow PLAIN/LOGIN without TLS (off: they need STARTTLS or TLS)."),
+    _str("smtp.ca_file", "path", "", "CA FILE", 255, CHOICE, "CA certificates for a private relay (empty: the system's)."),
+    _int("smtp.retry_tries", 3, "MAIL RETRIES", 0, 9, CHOICE, "Retries of a queued e-mail after a temporary failure."),
+    _int("smtp.retry_interval", 5, "MAIL RETRY INTVL", 1, 60, CHOICE, "Minutes between e-mail retries.", "min"),
+    _int("panel.timeout", 60, "PANEL TIMEOUT", 0, 600, SISTER + " (menus time out); value a project choice",
+         "Seconds without a key before a menu or an entry returns to standby (0: never).", "s"),
+)  # fmt: skip
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+# Directory sizes (not found in the sources; project choice, documented in docs/settings.md).
+ONE_TOUCH_SLOTS = 12
+SPEED_DIAL_SLOTS = 100
+
+
+class Settings:
+    """Settings in NVRAM, with factory defaults for what was never set."""
+
+    def __init__(self, nvram: Nvram) -> None:
+        self.nvram = nvram
+        self.listeners: list[Callable[[str, Any], None]] = []
+
+    def get(self, key: str) -> Any:
+        setting = BY_KEY[key]
+        return self.nvram.get(NS, key, setting.default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
+
+    def set(self, key: str, value: Any) -> Any:
+        setting = BY_KEY.get(key)
+        if setting is None:
+            raise KeyError(f"no setting named {key!r}")
+        value = setting.check(value)
+        self.nvram.set(NS, key, value)
+        for fn in list(self.listeners):
+            fn(key, value)
+        return value
+
+    def all(self) -> dict[str, Any]:
+        stored = self.nvram.items(NS)
+        return {s.key: stored.get(s.key, s.default) for s in SETTINGS}
+
+    def factory_reset(self) -> None:
+        self.nvram.clear(NS)
+        for fn in list(self.listeners):
+            fn("*", None)
+
+
+# -- settings file ---------------------------------------------------------------------------
+
+
+class SettingsFileError(Exception):
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path, self.line, self.reason = path, line, reason
+
+
+@dataclass
+class DirectoryEntrySpec:
+    kind: str  # one_touch | speed_dial
+    slot: int
+    name: str
+    fax: str | None = None
+    email: str | None = None
+
+
+@dataclass
+class SettingsFile:
+    path: str
+    values: dict[str, Any] = field(default_factory=dict)
+    clock: datetime | None = None
+    entries: list[DirectoryEntrySpec] = field(default_factory=list)
+
+
+def _line_index(text: str) -> Callable[[str, str | None, int | None], int]:
+    """A finder of the line where a table (and key) appears, for error messages."""
+    lines = text.splitlines()
+    header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+    keyline = re.compile(r"^\s*([A-Za-z0-9_\"'.-]+)\s*=")
+
+    def find(table: str, key: str | None = None, index: int | None = None) -> int:
+        current, seen = "", -1
+        table_line = 0
+        for n, line in enumerate(lines, start=1):
+            m = header.match(line)
+            if m:
+                current = m.group(2)
+                if current == table:
+                    seen += 1
+                    if index is None or seen == index:
+                        table_line = n
+                continue
+            if current == table and (index is None or seen == index) and key is not None:
+                k = keyline.match(line)
+                if k and k.group(1).strip("\"'") == key:
+                    return n
+        return table_line or 1
+
+    return find
+
+
+def load_settings_file(path: Path) -> SettingsFile:
+    """Read and check a settings file; refuse it with the line and the reason."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsFileError(name, 0, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsFileError(name, 1, "not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise SettingsFileError(name, int(m.group(1)) if m else 1, f"not valid TOML: {exc}") from None
+    where = _line_index(text)
+    result = SettingsFile(name)
+    tables = {s.key.split(".")[0] for s in SETTINGS}
+    for table, body in data.items():
+        if table in ("one_touch", "speed_dial"):
+            if not isinstance(body, list):
+                raise SettingsFileError(name, where(table), f"[[{table}]] must be an array of tables")
+            for i, item in enumerate(body):
+                result.entries.append(_entry(name, table, i, item, where))
+            continue
+        if table not in tables:
+            raise SettingsFileError(name, where(table), f"unknown table [{table}]")
+        if not isinstance(body, dict):
+            raise SettingsFileError(name, where(table), f"{table} must be a table")
+        for key, value in body.items():
+            dotted = f"{table}.{key}"
+            if dotted == "machine.clock":
+                result.clock = _parse_clock(name, where(table, key), value)
+                continue
+            setting = BY_KEY.get(dotted)
+            if setting is None:
+                raise SettingsFileError(name, where(table, key), f"unknown key {key!r} in [{table}]")
+            try:
+                result.values[dotted] = setting.check(value)
+            except ValueError as exc:
+                raise SettingsFileError(name, where(table, key), str(exc)) from None
+    return result
+
+
+def _parse_clock(name: str, line: int, value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str):
+        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"):
+            try:
+                return datetime.strptime(value, fmt)
+            except ValueError:
+                pass
+    raise SettingsFileError(name, line, f"machine.clock must be a date and time like 2026-11-28 09:00, not {value!r}")
+
+
+def _entry(name: str, table: str, index: int, item: Any, where: Callable[..., int]) -> DirectoryEntrySpec:
+    if not isinstance(item, dict):
+        raise SettingsFileError(name, where(table, None, index), f"[[{table}]] entries are tables")
+    limit = ONE_TOUCH_SLOTS if table == "one_touch" else SPEED_DIAL_SLOTS
+    for key in item:
+        if key not in ("slot", "name", "fax", "email"):
+            raise SettingsFileError(name, where(table, key, index), f"unknown key {key!r} in [[{table}]]")
+    slot = item.get("slot")
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= limit:
+        raise SettingsFileError(name, where(table, "slot", index), f"slot must be 1 to {limit}, not {slot!r}")
+    entry_name = item.get("name", "")
+    if not isinstance(entry_name, str) or len(entry_name) > 16 or not all(32 <= ord(c) < 127 for c in entry_name):
+        raise SettingsFileError(name, where(table, "name", index), "name must be up to 16 printable characters")
+    fax, email = item.get("fax"), item.get("email")
+    if (fax is None) == (email is None):
+        raise SettingsFileError(name, where(table, None, index), "an entry has exactly one of fax or email")
+    if fax is not None and (not isinstance(fax, str) or not re.fullmatch(r"[0-9*#P,]{1,32}", fax)):
+        raise SettingsFileError(name, where(table, "fax", index), f"fax must be digits (and P for a pause), not {fax!r}")
+    if email is not None and (not isinstance(email, str) or not EMAIL_RE.fullmatch(email) or len(email) > 63):
+        raise SettingsFileError(name, where(table, "email", index), f"not an e-mail address: {email!r}")
+    return DirectoryEntrySpec(table, slot, entry_name, fax, email)

@@ -1,0 +1,1 @@
+"""The machine's hardware: models with signals, not logic. Time comes only from `hw.clock`."""

@@ -1,0 +1,162 @@
+"""The virtual clock: a discrete-event scheduler, the only source of time in hw/ and firmware/.
+
+Time is an integer number of microseconds since the simulation began. Events due at the same
+instant run in the order they were scheduled, so a run is deterministic. When nothing is due the
+clock jumps straight to the next deadline: a day of standby costs as many steps as it has events.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+US = 1
+MS = 1_000
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+
+
+def seconds(value: float) -> int:
+    """A duration in seconds as clock ticks (microseconds), rounded to the nearest tick."""
+    return round(value * SECOND)
+
+
+@dataclass(order=True)
+class Timer:
+    """A scheduled call. `cancel()` makes it a no-op; the heap drops it lazily."""
+
+    when: int
+    seq: int
+    fn: Callable[..., Any] = field(compare=False)
+    args: tuple[Any, ...] = field(compare=False, default=())
+    label: str = field(compare=False, default="")
+    cancelled: bool = field(compare=False, default=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    @property
+    def active(self) -> bool:
+        return not self.cancelled
+
+
+class Clock:
+    """One clock drives every machine, line and modem of a simulation."""
+
+    def __init__(self) -> None:
+        self.now: int = 0
+        self._heap: list[Timer] = []
+        self._seq = 0
+        self.events_run = 0
+        # Called after every event (the key-script `until` checks here).
+        self.after_event: list[Callable[[], None]] = []
+
+    # -- scheduling ---------------------------------------------------------------------
+    def call_at(self, when: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        if when < self.now:
+            when = self.now
+        self._seq += 1
+        timer = Timer(int(when), self._seq, fn, args, label)
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    def call_later(self, delay: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        return self.call_at(self.now + max(0, int(delay)), fn, *args, label=label)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        """Run at the current instant, after what is already due now."""
+        return self.call_at(self.now, fn, *args, label=label)
+
+    # -- inspection ---------------------------------------------------------------------
+    def next_deadline(self) -> int | None:
+        heap = self._heap
+        while heap and heap[0].cancelled:
+            heapq.heappop(heap)
+        return heap[0].when if heap else None
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for t in self._heap if not t.cancelled)
+
+    # -- running ------------------------------------------------------------------------
+    def run_one(self, limit: int | None = None) -> bool:
+        """Run the next event if it is due at or before `limit` (default: any). True if one ran."""
+        heap = self._heap
+        while heap:
+            timer = heap[0]
+            if timer.cancelled:
+                heapq.heappop(heap)
+                continue
+            if limit is not None and timer.when > limit:
+                return False
+            heapq.heappop(heap)
+            if timer.when > self.now:
+                self.now = timer.when
+            timer.cancelled = True
+            self.events_run += 1
+            timer.fn(*timer.args)
+            for hook in self.after_event:
+                hook()
+            return True
+        return False
+
+    def run_due(self) -> int:
+        """Run everything due at the current instant (including what those events schedule now)."""
+        count = 0
+        while self.run_one(self.now):
+            count += 1
+        return count
+
+    def advance_to(self, when: int, stop: Callable[[], bool] | None = None) -> bool:
+        """Run events in order up to `when`, then set the time to `when`.
+
+        With `stop`, check it after every event and return True as soon as it holds (the
+        clock then stays at that event's time). Returns False when `when` was reached.
+        """
+        if stop is not None and stop():
+            return True
+        while self.run_one(when):
+            if stop is not None and stop():
+                return True
+        if when > self.now:
+            self.now = when
+        self.run_due()
+        return stop() if stop is not None else False
+
+    def advance(self, delay: int, stop: Callable[[], bool] | None = None) -> bool:
+        return self.advance_to(self.now + delay, stop)
+
+
+class TimerGroup:
+    """The timers of one powered domain (a machine's firmware, a motor). A power cut cancels them."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._timers: list[Timer] = []
+
+    def call_later(self, delay: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        self._prune()
+        timer = self.clock.call_later(delay, fn, *args, label=label)
+        self._timers.append(timer)
+        return timer
+
+    def call_at(self, when: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        self._prune()
+        timer = self.clock.call_at(when, fn, *args, label=label)
+        self._timers.append(timer)
+        return timer
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        return self.call_at(self.clock.now, fn, *args, label=label)
+
+    def cancel_all(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    def _prune(self) -> None:
+        if len(self._timers) > 64:
+            self._timers = [t for t in self._timers if not t.cancelled]

@@ -1,0 +1,47 @@
+"""The event log: what the machine did, one JSON object a line, stamped with virtual time.
+
+Hardware models and firmware both write here. Listeners (the events.jsonl writer, the serial
+console's `events on`, the window) subscribe; the log itself touches no file.
+Passwords never reach it: callers pass only what may be shown (see `firmware.settings.SECRET`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .clock import SECOND, Clock
+
+Event = dict[str, Any]
+
+
+def stamp(ticks: int) -> str:
+    """Virtual time as seconds with microsecond precision, e.g. '12.000250'."""
+    return f"{ticks // SECOND}.{ticks % SECOND:06d}"
+
+
+class EventLog:
+    def __init__(self, clock: Clock, machine: str = "") -> None:
+        self.clock = clock
+        self.machine = machine
+        self.listeners: list[Callable[[Event], None]] = []
+        self.keep = True
+        self.events: list[Event] = []
+
+    def emit(self, source: str, kind: str, **fields: Any) -> Event:
+        event: Event = {"t": stamp(self.clock.now)}
+        if self.machine:
+            event["machine"] = self.machine
+        event["src"] = source
+        event["ev"] = kind
+        event.update(fields)
+        if self.keep:
+            self.events.append(event)
+        for listener in list(self.listeners):
+            listener(event)
+        return event
+
+    @staticmethod
+    def to_json(event: Event) -> str:
+        return json.dumps(event, sort_keys=False, separators=(",", ":"), ensure_ascii=True)

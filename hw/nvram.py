@@ -1,0 +1,230 @@
+"""Battery-backed memory (NVRAM): settings, directory, journal and image memory.
+
+Stored in one SQLite database (`--state DIR/nvram.sqlite`, or in memory without a state
+directory). SQLite gives what the battery gives the real machine: a write is all or nothing,
+so a power cut at any moment leaves either the old or the new value. A file that is not ours
+(foreign or corrupt) is moved aside and the machine starts from factory defaults; the reason is
+kept in `reset_reason` for the firmware to show.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAGIC = "estudio190f-nvram"
+VERSION = 1
+FILENAME = "nvram.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (
+    ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (ns, key));
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+    meta TEXT NOT NULL, data BLOB);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind, id);
+"""
+
+
+class NvramError(Exception):
+    pass
+
+
+@dataclass
+class Record:
+    id: int
+    kind: str
+    meta: dict[str, Any]
+    data: bytes | None
+
+
+class Nvram:
+    def __init__(self, directory: Path | None = None) -> None:
+        self.path: Path | None = Path(directory) / FILENAME if directory is not None else None
+        self.reset_reason: str | None = None
+        self.moved_to: Path | None = None
+        self._depth = 0
+        if self.path is None:
+            self.db = self._connect(":memory:")
+            self._init_schema()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = self._open_checked(self.path)
+
+    # -- opening ------------------------------------------------------------------------
+    @staticmethod
+    def _connect(where: str) -> sqlite3.Connection:
+        db = sqlite3.connect(where, isolation_level=None)
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def _init_schema(self) -> None:
+        self.db.executescript(_SCHEMA)
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('magic', ?)", (MAGIC,))
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (str(VERSION),))
+
+    def _open_checked(self, path: Path) -> sqlite3.Connection:
+        if path.exists() and path.stat().st_size > 0:
+            problem = self._check_file(path)
+            if problem is None:
+                self.db = self._connect(str(path))
+                return self.db
+            self.reset_reason = problem
+            self.moved_to = self._move_aside(path)
+        self.db = self._connect(str(path))
+        self._init_schema()
+        return self.db
+
+    @staticmethod
+    def _check_file(path: Path) -> str | None:
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if head != b"SQLite format 3\x00":
+            return "not an NVRAM image (unknown format)"
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                ok = db.execute("PRAGMA quick_check").fetchone()
+                if not ok or ok[0] != "ok":
+                    return f"NVRAM image corrupt ({ok[0] if ok else 'no answer'})"
+                rows = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            return f"NVRAM image unreadable ({exc})"
+        if rows.get("magic") != MAGIC:
+            return "NVRAM image belongs to something else"
+        if rows.get("version") != str(VERSION):
+            return f"NVRAM image version {rows.get('version')} not supported"
+        return None
+
+    @staticmethod
+    def _move_aside(path: Path) -> Path:
+        n = 1
+        while True:
+            target = path.with_name(f"{path.name}.bad-{n}")
+            if not target.exists():
+                break
+            n += 1
+        path.rename(target)
+        for suffix in ("-journal", "-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.rename(target.with_name(target.name + suffix))
+        return target
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- transactions -------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside happen together or not at all. Nests (inner ones join)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.db.execute("COMMIT")
+
+    # -- key/value (settings, directory) ------------------------------------------------
+    def get(self, ns: str, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM kv WHERE ns=? AND key=?", (ns, key)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set(self, ns: str, key: str, value: Any) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (ns, key, json.dumps(value))
+            )
+
+    def set_many(self, ns: str, values: dict[str, Any]) -> None:
+        with self.transaction():
+            for key, value in values.items():
+                self.db.execute(
+                    "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (ns, key, json.dumps(value))
+                )
+
+    def delete(self, ns: str, key: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM kv WHERE ns=? AND key=?", (ns, key))
+
+    def items(self, ns: str) -> dict[str, Any]:
+        rows = self.db.execute("SELECT key, value FROM kv WHERE ns=? ORDER BY key", (ns,))
+        return {k: json.loads(v) for k, v in rows}
+
+    def clear(self, ns: str | None = None) -> None:
+        with self.transaction():
+            if ns is None:
+                self.db.execute("DELETE FROM kv")
+                self.db.execute("DELETE FROM records")
+            else:
+                self.db.execute("DELETE FROM kv WHERE ns=?", (ns,))
+
+    # -- records (journal, image memory, mail queue) -------------------------------------
+    def add_record(self, kind: str, meta: dict[str, Any], data: bytes | None = None) -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO records (kind, meta, data) VALUES (?, ?, ?)",
+                (kind, json.dumps(meta, sort_keys=True), data),
+            )
+        return int(cur.lastrowid or 0)
+
+    def update_record(self, record_id: int, meta: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE records SET meta=? WHERE id=?", (json.dumps(meta, sort_keys=True), record_id)
+            )
+
+    def delete_record(self, record_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM records WHERE id=?", (record_id,))
+
+    def delete_records(self, kind: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM records WHERE kind=?", (kind,))
+
+    def record(self, record_id: int) -> Record | None:
+        row = self.db.execute(
+            "SELECT id, kind, meta, data FROM records WHERE id=?", (record_id,)
+        ).fetchone()
+        return Record(row[0], row[1], json.loads(row[2]), row[3]) if row else None
+
+    def records(self, kind: str, with_data: bool = False) -> list[Record]:
+        column = "data" if with_data else "NULL"
+        rows = self.db.execute(
+            f"SELECT id, kind, meta, {column} FROM records WHERE kind=? ORDER BY id", (kind,)
+        )
+        return [Record(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    def count(self, kind: str) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM records WHERE kind=?", (kind,)).fetchone()
+        return int(row[0])
+
+    def bytes_used(self, kind: str | None = None) -> int:
+        if kind is None:
+            row = self.db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM records").fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM records WHERE kind=?", (kind,)
+            ).fetchone()
+        return int(row[0])

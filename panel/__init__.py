@@ -1,0 +1,1 @@
+"""The operator's side: key scripts, CLI, console, window, runners."""
