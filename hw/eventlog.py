@@ -29,7 +29,7 @@ class EventLog:
         self.keep = True
         self.events: list[Event] = []
 
-    def emit(self, source: str, kind: str, **fields: Any) -> Event:
+    def emit(self, source: str, kind: str, /, **fields: Any) -> Event:
         event: Event = {"t": stamp(self.clock.now)}
         if self.machine:
             event["machine"] = self.machine

@@ -1,0 +1,79 @@
+"""Files under --out (DESIGN.md 3.5): events.jsonl, printed/NNNN.png, received/*.tif.
+
+Every file is written whole: to a temporary name in the same folder, then renamed, so a reader
+sees a complete file or none.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+from typing import IO, Any
+
+from estudio190f.hw.board import Board
+from estudio190f.hw.eventlog import Event, EventLog
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _next_number(folder: Path, pattern: str) -> int:
+    highest = 0
+    if folder.exists():
+        rx = re.compile(pattern)
+        for p in folder.iterdir():
+            m = rx.fullmatch(p.name)
+            if m:
+                highest = max(highest, int(m.group(1)))
+    return highest + 1
+
+
+class OutputWriter:
+    def __init__(self, out_dir: Path, board: Board, firmware: Any) -> None:
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.board = board
+        self.printed_dir = self.dir / "printed"
+        self.received_dir = self.dir / "received"
+        self._events: IO[str] | None = open(self.dir / "events.jsonl", "a", encoding="utf-8", buffering=1)
+        board.log.listeners.append(self._on_event)
+        self._next_sheet = _next_number(self.printed_dir, r"(\d{4,})\.png")
+        self._next_doc = _next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
+
+    def _on_event(self, event: Event) -> None:
+        if self._events is not None:
+            self._events.write(EventLog.to_json(event) + "\n")
+
+    def save_printed(self, image: Any) -> Path:
+        """One delivered sheet: a PIL image (or anything with save(fp, format))."""
+        self.printed_dir.mkdir(parents=True, exist_ok=True)
+        path = self.printed_dir / f"{self._next_sheet:04d}.png"
+        self._next_sheet += 1
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        write_whole(path, buf.getvalue())
+        return path
+
+    def save_received(self, tiff: bytes, remote: str = "") -> Path:
+        self.received_dir.mkdir(parents=True, exist_ok=True)
+        tag = re.sub(r"[^A-Za-z0-9]+", "", remote)[:20]
+        name = f"{self._next_doc:04d}{'-' + tag if tag else ''}.tif"
+        self._next_doc += 1
+        path = self.received_dir / name
+        write_whole(path, tiff)
+        return path
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        if self._on_event in self.board.log.listeners:
+            self.board.log.listeners.remove(self._on_event)

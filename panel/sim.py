@@ -1,0 +1,217 @@
+"""A simulation: one virtual clock, the phone network, and the machines on it.
+
+`Machine` is the facade the operator's side uses (keys, feeder, faults, power, queries); it
+builds one board, the firmware on it, the output writer, and applies a settings file over NVRAM.
+`Simulation` holds the clock and every machine; the key-script interpreter, the pytest plugin,
+the console and the window all work through it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from estudio190f.firmware.directory import Entry
+from estudio190f.firmware.machine import Firmware
+from estudio190f.firmware.settings import SettingsFile, load_settings_file
+from estudio190f.hw.board import Board
+from estudio190f.hw.clock import SECOND, Clock
+from estudio190f.hw.rtc import FACTORY_TIME
+
+from .outputs import OutputWriter
+
+BOOT_LIMIT = 120 * SECOND
+
+
+class FeatureMissing(Exception):
+    """A script verb whose hardware or feature is not part of the machine yet."""
+
+
+class Machine:
+    def __init__(
+        self,
+        sim: Simulation,
+        name: str,
+        *,
+        number: str | None = None,
+        state_dir: Path | None = None,
+        out_dir: Path | None = None,
+        settings_file: SettingsFile | None = None,
+    ) -> None:
+        self.sim = sim
+        self.name = name
+        self.board = Board(sim.clock, name if name != "main" else "", state_dir, sim.seed)
+        self.firmware = Firmware(self.board)
+        self.outputs = OutputWriter(out_dir, self.board, self.firmware) if out_dir else None
+        self._apply_settings(settings_file, number)
+        if sim.network is not None:
+            sim.network.connect(self)
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _apply_settings(self, settings_file: SettingsFile | None, number: str | None) -> None:
+        fw = self.firmware
+        self.start_clock: datetime | None = None
+        if settings_file is not None:
+            with self.board.nvram.transaction():
+                for key, value in settings_file.values.items():
+                    fw.settings.set(key, value)
+                for spec in settings_file.entries:
+                    fw.directory.put(Entry(spec.kind, spec.slot, spec.name, spec.fax, spec.email))
+            self.start_clock = settings_file.clock
+            self.board.log.emit("settings", "file_applied", path=settings_file.path,
+                                keys=sorted(settings_file.values))
+        if number is not None:
+            fw.settings.set("machine.number", number)
+
+    @property
+    def number(self) -> str:
+        return str(self.firmware.settings.get("machine.number"))
+
+    # -- operator actions -------------------------------------------------------------------
+    def press(self, key: str) -> None:
+        self.board.panel.keys.press(key)
+
+    def release(self, key: str) -> None:
+        self.board.panel.keys.release(key)
+
+    def power(self, on: bool) -> None:
+        if on:
+            self.board.power_on()
+        else:
+            self.board.power_off()
+
+    def set_clock(self, when: datetime) -> None:
+        self.firmware.set_clock(when)
+
+    def fault(self, name: str, on: bool) -> None:
+        if name == "relay.down" and not self.board.faults.available(name):
+            relay_fault = self.sim.relay_fault
+            if relay_fault is not None:
+                relay_fault(on)
+                self.board.log.emit("fault", "set" if on else "clear", fault=name)
+                return
+        if on:
+            self.board.faults.set(name)
+        else:
+            self.board.faults.clear(name)
+
+    def load_documents(self, paths: list[Path]) -> None:
+        feeder = self.board.feeder
+        if feeder is None:
+            raise FeatureMissing("adf load: the document feeder is not modelled yet")
+        from .documents import load_sheets  # the edge that reads image files
+
+        sheets = []
+        for path in paths:
+            sheets.extend(load_sheets(path))
+        feeder.load(sheets)
+
+    def load_paper(self, count: int) -> None:
+        printer = self.board.printer
+        if printer is None:
+            raise FeatureMissing("paper: the printer is not modelled yet")
+        printer.load_paper(count)
+
+    # -- what the operator sees --------------------------------------------------------------
+    def lcd_lines(self) -> list[str]:
+        return [line.rstrip() for line in self.board.panel.lcd.lines]
+
+    def leds(self) -> dict[str, str]:
+        return self.board.panel.led_states()
+
+    def state(self) -> str:
+        return self.firmware.state_path()
+
+    def printed_count(self) -> int:
+        printer = self.board.printer
+        if printer is None:
+            return 0
+        return int(printer.delivered_count())
+
+    def ready(self) -> bool:
+        fw = self.firmware
+        if not fw.state.startswith("standby"):
+            return False
+        printer = self.board.printer
+        return printer is None or bool(getattr(printer, "warmed_up", True))
+
+
+class Simulation:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        out_dir: Path | None = None,
+        state_dir: Path | None = None,
+        settings_file: SettingsFile | Path | None = None,
+        number: str | None = None,
+        start_time: datetime = FACTORY_TIME,
+        boot: bool = True,
+    ) -> None:
+        self.clock = Clock()
+        self.seed = seed
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.start_time = start_time
+        self.network: Any = None
+        self.machines: dict[str, Machine] = {}
+        self.relay_fault: Callable[[bool], None] | None = None
+        self.closers: list[Callable[[], None]] = []
+        if isinstance(settings_file, Path):
+            settings_file = load_settings_file(settings_file)
+        self.main = self.add_machine(
+            "main", number=number, state_dir=self.state_dir, out_dir=self.out_dir,
+            settings_file=settings_file, boot=boot,
+        )  # fmt: skip
+
+    def add_machine(
+        self,
+        name: str,
+        *,
+        number: str | None = None,
+        state_dir: Path | None = None,
+        out_dir: Path | None = None,
+        settings_file: SettingsFile | None = None,
+        boot: bool = True,
+    ) -> Machine:
+        if name in self.machines:
+            raise ValueError(f"a machine named {name!r} exists already")
+        if out_dir is None and self.out_dir is not None and name != "main":
+            out_dir = self.out_dir / name
+        machine = Machine(self, name, number=number, state_dir=state_dir, out_dir=out_dir,
+                          settings_file=settings_file)
+        self.machines[name] = machine
+        if boot:
+            self.boot(machine)
+        return machine
+
+    def boot(self, machine: Machine) -> None:
+        """Power on and run until standby and warmed up; then set the machine's clock."""
+        machine.power(True)
+        self.clock.advance(BOOT_LIMIT, stop=machine.ready)
+        if not machine.ready():
+            raise RuntimeError(f"machine {machine.name} did not reach standby: {machine.state()}")
+        machine.set_clock(machine.start_clock or self.start_time)
+        self.clock.run_due()
+
+    def machine(self, name: str | None) -> Machine:
+        if name is None or name == "main":
+            return self.main
+        try:
+            return self.machines[name]
+        except KeyError:
+            raise KeyError(f"no machine named {name!r} (declare it with: device {name} NUMBER)") from None
+
+    def seed_for(self, name: str) -> int:
+        return self.seed * 1_000_003 + zlib.crc32(name.encode())
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            closer()
+        self.closers.clear()
+        for machine in self.machines.values():
+            if machine.outputs is not None:
+                machine.outputs.close()

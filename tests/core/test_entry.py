@@ -1,0 +1,96 @@
+"""Number entry in FAX mode, copies in COPY mode, addresses in SCAN mode, directory recall."""
+
+from estudio190f.firmware.directory import Entry
+
+
+def test_digits_are_shown_clear_deletes_and_stop_cancels(fax):
+    fax.press("5", "5", "5", "1", "2")
+    assert fax.lcd == ["FAX NUMBER", "55512"]
+    assert fax.state == "dial.number"
+    fax.press("CLEAR")
+    assert fax.lcd[1] == "5551"
+    fax.press("STOP")
+    assert fax.lcd[1] == "FAX READY"
+
+
+def test_clear_on_an_empty_number_returns_to_standby(fax):
+    fax.press("7", "CLEAR", "CLEAR")
+    assert fax.state == "standby.fax"
+
+
+def test_redial_pause_inserts_a_pause_and_recalls_the_last_number(fax):
+    fax.press("9", "REDIAL_PAUSE", "5", "5", "5")
+    assert fax.lcd[1] == "9P555"
+    fax.firmware.last_number = "5559876"
+    fax.press("STOP", "REDIAL_PAUSE")
+    assert fax.lcd == ["REDIAL", "5559876"]
+
+
+def test_redial_with_no_last_number_says_so(fax):
+    fax.press("REDIAL_PAUSE")
+    assert fax.lcd == ["REDIAL", "NO NUMBER"]
+
+
+def test_one_touch_recalls_name_and_number(fax):
+    fax.firmware.directory.put(Entry("one_touch", 1, "OFFICE", fax="5559876"))
+    fax.press("ONE_TOUCH_01")
+    assert fax.lcd == ["OFFICE", "5559876"]
+
+
+def test_an_empty_one_touch_says_not_registered(fax):
+    fax.press("ONE_TOUCH_05")
+    assert fax.lcd == ["NOT REGISTERED", "ONE-TOUCH 05"]
+    fax.run_for("2s")
+    assert fax.lcd[1] == "FAX READY"
+
+
+def test_speed_dial_three_digits_recall_an_entry(fax):
+    fax.firmware.directory.put(Entry("speed_dial", 7, "BRANCH", fax="5550007"))
+    fax.press("SPEED_DIAL")
+    assert fax.lcd[0] == "SPEED DIAL"
+    fax.press("0", "0", "7")
+    assert fax.lcd == ["BRANCH", "5550007"]
+
+
+def test_set_adds_numbers_for_a_broadcast(fax):
+    fax.press("1", "1", "SET", "2", "2")
+    assert fax.lcd == ["BROADCAST 02", "22"]
+    assert fax.firmware.dial.numbers == ["11"]
+
+
+def test_copies_entry_takes_up_to_two_digits(fax):
+    fax.press("COPY", "1", "2", "3")
+    assert fax.lcd == ["NO. OF COPIES", "12"]
+    fax.press("CLEAR", "CLEAR", "CLEAR")
+    assert fax.state == "standby.copy"
+
+
+def test_an_address_is_typed_by_multi_tap_in_scan_mode(fax):
+    fax.press("SCAN")
+    fax.step("press 2")
+    assert fax.state == "address"
+    fax.press("CLEAR")
+    fax.type("tim@example.com")
+    fax.run_for("2s")
+    assert fax.firmware.address.entry.value == "tim@example.com"
+    assert fax.lcd[1] == "TIM@EXAMPLE.COM"
+
+
+def test_one_touch_in_scan_mode_recalls_the_email_address(fax):
+    fax.firmware.directory.put(Entry("one_touch", 2, "OFFICE", email="office@example.com"))
+    fax.press("SCAN", "ONE_TOUCH_02")
+    assert fax.lcd == ["OFFICE", "OFFICE@EXAMPLE.COM"]
+
+
+def test_an_entry_left_alone_returns_to_standby_after_the_panel_timeout(fax):
+    fax.press("5")
+    fax.run_for("59s")
+    assert fax.state == "dial.number"
+    fax.run_for("2s")
+    assert fax.state == "standby.fax"
+
+
+def test_a_feature_that_is_not_there_says_so_on_the_lcd(fax):
+    fax.firmware.features._by_name.pop("copy", None)
+    fax.press("COPY", "START")
+    assert fax.lcd == ["COPY", "NOT AVAILABLE"]

@@ -1,0 +1,72 @@
+"""Standby: the clock line, the three modes, their LEDs, and the standby fast-forward."""
+
+import re
+
+
+def test_script_starts_in_fax_standby_at_the_factory_time(fax):
+    assert fax.lcd == ["01-01-2026 09:00", "FAX READY"]
+    assert fax.state == "standby.fax"
+    assert fax.leds == {"ALARM": "off", "MEMORY": "off", "LINE": "off", "FAX": "on",
+                        "COPY": "off", "SCAN": "off"}
+
+
+def test_mode_keys_change_line_two_and_the_mode_leds(fax):
+    fax.press("COPY")
+    assert fax.lcd[1] == "COPY READY" and fax.leds["COPY"] == "on" and fax.leds["FAX"] == "off"
+    fax.press("SCAN")
+    assert fax.lcd[1] == "SCAN READY" and fax.leds["SCAN"] == "on" and fax.leds["COPY"] == "off"
+    fax.press("FAX")
+    assert fax.lcd[1] == "FAX READY" and fax.state == "standby.fax"
+
+
+def test_the_standby_clock_follows_virtual_time(fax):
+    fax.run_for("59s")
+    assert fax.lcd[0] == "01-01-2026 09:00"
+    fax.run_for("2s")
+    assert fax.lcd[0] == "01-01-2026 09:01"
+    fax.run_for("24h")
+    assert fax.lcd[0] == "01-02-2026 09:01"
+
+
+def test_clock_step_sets_date_and_time_in_24_hour_form(fax):
+    fax.step("clock 2026-11-28 21:05")
+    assert fax.lcd[0] == "11-28-2026 21:05"
+    assert re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d", fax.lcd[0])
+
+
+def test_resolution_key_steps_through_the_choices_and_shows_them(fax):
+    fax.press("RESOLUTION")
+    assert fax.lcd == ["RESOLUTION", "STANDARD"]
+    fax.press("RESOLUTION")
+    assert fax.lcd[1] == "FINE"
+    fax.press("RESOLUTION")
+    assert fax.lcd[1] == "SUPER FINE"
+    fax.press("RESOLUTION")
+    assert fax.lcd[1] == "PHOTO"
+    fax.run_for("3s")
+    assert fax.lcd[1] == "FAX READY"
+    assert fax.firmware.resolution == "photo"
+    fax.press("STOP")
+    assert fax.firmware.resolution == "standard"
+
+
+def test_contrast_key_steps_normal_dark_light(fax):
+    fax.press("CONTRAST")
+    assert fax.lcd == ["CONTRAST", "NORMAL"]
+    fax.press("CONTRAST")
+    assert fax.lcd[1] == "DARK"
+    fax.press("CONTRAST")
+    assert fax.lcd[1] == "LIGHT"
+
+
+def test_power_off_blanks_the_panel_and_power_on_boots_to_standby(fax):
+    fax.press("COPY")
+    fax.step("power off")
+    assert fax.lcd == ["", ""]
+    assert set(fax.leds.values()) == {"off"}
+    assert fax.state == "off"
+    fax.press("FAX")  # nothing happens without power
+    fax.step("power on")
+    assert fax.lcd[1] == "PLEASE WAIT"
+    fax.until_lcd("FAX READY", within="10s")
+    assert fax.leds["FAX"] == "on"
