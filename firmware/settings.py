@@ -293,6 +293,8 @@ def load_settings_file(path: Path) -> SettingsFile:
             setting = BY_KEY.get(dotted)
             if setting is None:
                 raise SettingsFileError(name, where(table, key), f"unknown key {key!r} in [{table}]")
+            if setting.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise SettingsFileError(name, where(table, key), f"{dotted} must be a whole number, not {value!r}")
             try:
                 result.values[dotted] = setting.check(value)
             except ValueError as exc:

@@ -244,7 +244,7 @@ class Prompt:
         self.interp = interp
         self.runner = runner
         self.buffer = b""
-        self.queue: list[Step] = []
+        self.queue: list[str] = []
         self.busy = False
         self.line_no = 0
         self.fd = sys.stdin.fileno()
@@ -280,28 +280,30 @@ class Prompt:
             self._line(raw.decode("utf-8", "replace").rstrip("\r"))
 
     def _line(self, text: str) -> None:
-        self.line_no += 1
-        try:
-            step = parse_line(text, self.line_no)
-        except ScriptError as exc:
-            print(f"ERR {exc.message}", flush=True)
-            return self._prompt()
-        if step is None:
-            return self._prompt()
-        if step.verb in ("events", "help") and step.verb == "help":
-            from .interpreter import HELP
-
-            print(HELP, flush=True)
-            return self._prompt()
-        self.queue.append(step)
+        self.queue.append(text)
         self._next()
 
     def _next(self) -> None:
-        if self.busy or not self.queue:
-            return
-        step = self.queue.pop(0)
-        self.busy = True
-        StepTask(self.interp, step, self._done).start()
+        while not self.busy and self.queue:
+            text = self.queue.pop(0)
+            self.line_no += 1
+            try:
+                step = parse_line(text, self.line_no)
+            except ScriptError as exc:
+                print(f"ERR {exc.message}", flush=True)
+                self._prompt()
+                continue
+            if step is None:
+                self._prompt()
+                continue
+            if step.verb == "help":
+                from .interpreter import HELP
+
+                print(HELP + "\nOK", flush=True)
+                self._prompt()
+                continue
+            self.busy = True
+            StepTask(self.interp, step, self._done).start()
 
     def _done(self, result: list[str] | None, error: BaseException | None) -> None:
         self.busy = False

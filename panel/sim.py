@@ -133,7 +133,7 @@ class Machine:
 
     def ready(self) -> bool:
         fw = self.firmware
-        if not fw.state.startswith("standby"):
+        if fw.state in ("off", "booting"):
             return False
         printer = self.board.printer
         return printer is None or bool(getattr(printer, "warmed_up", True))
