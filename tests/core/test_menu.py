@@ -175,3 +175,14 @@ def test_the_menu_times_out_to_standby(fax):
     fax.press("FUNCTION", "3")
     fax.run_for("61s")
     assert fax.state == "standby.fax"
+
+
+def test_generated_docs_are_up_to_date():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "make_docs.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout

@@ -1,0 +1,142 @@
+"""Benchmarks of the machine core (issue 2). Not a test: prints medians and ratios.
+
+    python scripts/bench_core.py [--runs 7]
+
+- boot, process: `estudio190f run --headless --speed max` start to READY on the LCD, against a bare
+  `python -c pass` in the same run (ratio).
+- boot, in process: Simulation() construction to READY (virtual boot included), against building one
+  bare transitions HierarchicalMachine with the same states (ratio).
+- replay throughput: key presses per second through the interpreter in max mode (press + 100 ms
+  hold + release each), against raw triggers of a transitions HierarchicalMachine (ratio).
+- standby fast-forward: wall time of `wait 24h` in standby (target < 1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from transitions.extensions import HierarchicalMachine
+
+from estudio190f.firmware import machine as fwm
+from estudio190f.panel.interpreter import Interpreter, run_step
+from estudio190f.panel.script import parse_line
+from estudio190f.panel.sim import Simulation
+
+
+def median_time(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def process_boot() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "estudio190f.panel.cli", "run", "--headless", "--speed", "max",
+             "--relay", "none", "--out", tmp],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        buf = b""
+        fd = proc.stdout.fileno()  # type: ignore[union-attr]
+        while b"READY" not in buf:
+            select.select([fd], [], [], 10)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+        proc.terminate()
+        proc.wait()
+        if b"READY" not in buf:
+            raise RuntimeError("run never showed READY")
+
+
+def bare_python() -> None:
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+
+def bare_hsm() -> HierarchicalMachine:
+    class M:
+        pass
+
+    class HM(HierarchicalMachine):
+        state_cls = fwm.FirmwareState
+
+    return HM(model=M(), states=fwm.STATES, initial="off", auto_transitions=False)
+
+
+def presses_per_second(count: int) -> float:
+    sim = Simulation()
+    interp = Interpreter(sim)
+    steps = [parse_line(line) for line in ("press COPY", "press 1 2", "press CLEAR CLEAR", "press FAX")]
+    keys = 6
+    t = time.perf_counter()
+    for _ in range(count // keys):
+        for step in steps:
+            run_step(interp, step)  # type: ignore[arg-type]
+    return (count // keys * keys) / (time.perf_counter() - t)
+
+
+def raw_triggers_per_second(count: int) -> float:
+    class M:
+        pass
+
+    class HM(HierarchicalMachine):
+        state_cls = fwm.FirmwareState
+
+    model = M()
+    HM(model=model, states=fwm.STATES, initial="standby.fax", auto_transitions=True)
+    t = time.perf_counter()
+    for i in range(count // 2):
+        model.trigger("to_standby.copy")  # type: ignore[attr-defined]
+        model.trigger("to_standby.fax")  # type: ignore[attr-defined]
+    return (count // 2 * 2) / (time.perf_counter() - t)
+
+
+def standby_day() -> float:
+    sim = Simulation()
+    interp = Interpreter(sim)
+    step = parse_line("wait 24h")
+    t = time.perf_counter()
+    run_step(interp, step)  # type: ignore[arg-type]
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    runs = args.runs
+
+    boot_proc = median_time(process_boot, runs)
+    python_start = median_time(bare_python, runs)
+    boot_inproc = median_time(Simulation, runs * 3)
+    hsm = median_time(bare_hsm, runs * 3)
+    press_rates = [presses_per_second(3000) for _ in range(runs)]
+    trigger_rates = [raw_triggers_per_second(3000) for _ in range(runs)]
+    days = [standby_day() for _ in range(runs)]
+
+    press, trig = statistics.median(press_rates), statistics.median(trigger_rates)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, median of {runs}")
+    print(f"boot, process start to READY: {boot_proc * 1000:.0f} ms "
+          f"(bare python start {python_start * 1000:.0f} ms, ratio {boot_proc / python_start:.1f}x)")
+    print(f"boot, in process to READY:    {boot_inproc * 1000:.1f} ms "
+          f"(one bare HierarchicalMachine {hsm * 1000:.2f} ms, ratio {boot_inproc / hsm:.1f}x)")
+    print(f"replay: {press:,.0f} key presses/s "
+          f"(raw HSM triggers {trig:,.0f}/s; presses cost {trig / press:.1f} triggers each)")
+    day = statistics.median(days)
+    print(f"standby, wait 24h: {day * 1000:.0f} ms wall ({86400 / day:,.0f}x real time; target < 1 s)")
+
+
+if __name__ == "__main__":
+    main()
