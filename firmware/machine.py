@@ -245,7 +245,7 @@ class DialScreen(Screen):
 
     def add_entry(self, entry: Entry | None) -> None:
         if entry is None or entry.fax is None:
-            return self.fw.notice("NOT REGISTERED", "", then=self.fw.resume_entry_dial)
+            return self.fw.notice("NOT REGISTERED", "", then=self.fw.resumer(self, "resume_entry_dial"))
         if self.entry.value:
             self.numbers.append(self.entry.value)
         self.entry = NumberEntry(entry.fax, max_len=32, allow_pause=True)
@@ -339,7 +339,11 @@ class SpeedDialScreen(Screen):
 
     def _resume(self) -> None:
         if self.back_to is not None:
-            self.fw.activate(self.back_to, "start_dial" if isinstance(self.back_to, DialScreen) else "start_address")
+            trigger = "resume_entry_dial" if isinstance(self.back_to, DialScreen) else "resume_entry_address"
+            if self.fw.state == "message":
+                self.fw.activate(self.back_to, trigger)
+            else:
+                self.fw.activate(self.back_to, "start_dial" if trigger.endswith("dial") else "start_address")
         else:
             self.fw.go_home()
 
@@ -392,7 +396,7 @@ class CopiesScreen(Screen):
         count = int(self.entry.value or "1")
         if not 1 <= count <= 99:
             self.entry = NumberEntry(max_len=2, keys="0123456789")
-            return self.fw.notice("NO. OF COPIES", "OUT OF RANGE 1-99", then=self.fw.resume_entry_copies)
+            return self.fw.notice("NO. OF COPIES", "OUT OF RANGE 1-99", then=self.fw.resumer(self, "resume_entry_copies"))
         self.fw.run_feature("copy", copies=count)
 
 
@@ -427,7 +431,7 @@ class AddressScreen(Screen):
         if key.startswith("ONE_TOUCH_"):
             entry = self.fw.directory.get("one_touch", int(key[-2:]))
             if entry is None or entry.email is None:
-                self.fw.notice("NO E-MAIL ADDRESS", "", then=self.fw.resume_entry_address)
+                self.fw.notice("NO E-MAIL ADDRESS", "", then=self.fw.resumer(self, "resume_entry_address"))
             else:
                 self.add(entry)
             return True
@@ -484,7 +488,7 @@ class AddressScreen(Screen):
 
         bad = [a for a in addresses if not EMAIL_RE.fullmatch(a)]
         if bad:
-            return self.fw.notice("INVALID ADDRESS", bad[0], then=self.fw.resume_entry_address)
+            return self.fw.notice("INVALID ADDRESS", bad[0], then=self.fw.resumer(self, "resume_entry_address"))
         self.fw.run_feature("scan_email", addresses=addresses)
 
 
@@ -577,6 +581,13 @@ class JobHandle:
 
 class Firmware:
     """The e-STUDIO190F control program on one board."""
+
+    # Bound by `transitions` from STATES and TRANSITIONS (declared here for type checkers).
+    state: str
+    trigger: Callable[..., bool]
+    home: Callable[[], bool]
+    power_up: Callable[[], bool]
+    power_lost: Callable[[], bool]
 
     def __init__(self, board: Board) -> None:
         self.board = board
@@ -698,6 +709,10 @@ class Firmware:
         self.trigger(trigger)
         self._restart_panel_timer()
         screen.render()
+
+    def resumer(self, screen: Screen, trigger: str) -> Callable[[], None]:
+        """A `then` for a notice: go back to `screen` through `trigger`."""
+        return lambda: self.activate(screen, trigger)
 
     def render(self) -> None:
         if self._overlay_timer is not None:

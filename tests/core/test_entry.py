@@ -94,3 +94,35 @@ def test_a_feature_that_is_not_there_says_so_on_the_lcd(fax):
     fax.firmware.features._by_name.pop("copy", None)
     fax.press("COPY", "START")
     assert fax.lcd == ["COPY", "NOT AVAILABLE"]
+
+
+def test_an_unregistered_speed_dial_returns_to_the_number_being_entered(fax):
+    fax.press("5", "5", "SPEED_DIAL", "0", "0", "9")
+    assert fax.lcd == ["NOT REGISTERED", "SPEED DIAL 009"]
+    fax.run_for("2s")
+    assert fax.state == "dial.number" and fax.lcd[1] == "55"
+    fax.press("1")
+    assert fax.lcd[1] == "551"
+
+
+def test_an_unregistered_one_touch_during_entry_keeps_the_number(fax):
+    fax.press("4", "4", "ONE_TOUCH_09")
+    fax.run_for("2s")
+    fax.press("4")
+    assert fax.state == "dial.number" and fax.lcd[1] == "444"
+
+
+def test_speed_dial_adds_a_broadcast_number_during_entry(fax):
+    fax.firmware.directory.put(Entry("speed_dial", 1, "BRANCH", fax="5559876"))
+    fax.press("1", "1", "SPEED_DIAL", "0", "0", "1")
+    assert fax.lcd[0] == "BRANCH"
+    assert fax.firmware.dial.numbers == ["11"]
+
+
+def test_zero_copies_is_refused_and_entry_resumes(fax):
+    fax.press("COPY", "0", "START")
+    assert fax.lcd[1] == "OUT OF RANGE 1-99"
+    fax.run_for("2s")
+    assert fax.state == "copies"
+    fax.press("2")
+    assert fax.lcd[1] == "2"
