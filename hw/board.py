@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import lan
 from .clock import Clock, TimerGroup
 from .eventlog import EventLog
 from .faults import FaultRegistry
@@ -50,6 +51,7 @@ class Board:
         self.line: Any = None
         self.modem: Any = None
         self.lan: Any = None
+        lan.attach(self)
 
     def power_on(self) -> None:
         if self.powered:

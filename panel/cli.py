@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", type=Path)
     replay.add_argument("--seed", type=_positive_int, default=0)
     replay.add_argument("--junit", type=Path)
+    replay.add_argument("--relay", choices=("default", "none"), default="default",
+                        help="default: an embedded loopback SMTP relay for scan-to-email")
 
     relay = sub.add_parser("relay", help="the loopback test relay alone")
     _extend(relay, "estudio190f.panel.relay")
@@ -146,7 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out = None
         if args.out is not None:
             out = args.out / name if several else args.out
-        results.append(replay_one(path, settings, out, args.seed))
+        results.append(replay_one(path, settings, out, args.seed, relay=args.relay == "default"))
     if args.junit is not None:
         write_junit(args.junit, results)
     if any(r.status == "error" for r in results):
@@ -167,7 +169,8 @@ def _out_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def replay_one(path: Path, settings: SettingsFile | None, out: Path | None, seed: int) -> ScriptResult:
+def replay_one(path: Path, settings: SettingsFile | None, out: Path | None, seed: int,
+               relay: bool = True) -> ScriptResult:
     result = ScriptResult(path)
     wall = time.perf_counter()
     try:
@@ -183,6 +186,8 @@ def replay_one(path: Path, settings: SettingsFile | None, out: Path | None, seed
         print(f"ERROR {path}:{exc.line}: {exc.message}", file=sys.stderr)
         return result
     sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
+    if relay:
+        sim.start_relay(out / "mail" if out is not None else None)
     interp = Interpreter(sim, base_dir=path.parent)
     start = sim.clock.now
     step: Step | None = None
@@ -385,21 +390,20 @@ def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, i
     """Serial endpoints, the Class 1 modem and the relay; each prints its line (DESIGN.md 3.1)."""
     endpoints: list[Any] = []
     if args.relay == "default":
-        try:
-            from .relay import start_embedded_relay
-        except ImportError:
-            print("relay none (the embedded relay is not part of this build)", flush=True)
-        else:
-            explicit = settings is not None and "smtp.host" in settings.values
-            relay = start_embedded_relay(sim, args.out / "mail", point_machine=not explicit)
-            endpoints.append(relay)
-            print(f"relay smtp 127.0.0.1:{relay.port}", flush=True)
+        relay = sim.start_relay(args.out / "mail")
+        print(f"relay smtp 127.0.0.1:{relay.port}", flush=True)
     for spec in args.serial:
         try:
             from .console import open_endpoint
         except ImportError:
             raise ValueError("--serial: the serial console is not part of this build") from None
-        endpoint = open_endpoint(spec, sim, runner, interp)
+        try:
+            endpoint = open_endpoint(spec, sim, runner, interp)
+        except BaseException:
+            # the caller never sees the list: close what is open (a pty symlink, a listener)
+            for opened in reversed(endpoints):
+                opened.close()
+            raise
         endpoints.append(endpoint)
         print(endpoint.describe(), flush=True)
     if args.modem_pty:

@@ -104,12 +104,16 @@ class FaxDriver:
 
 
 def make_driver(tmp: Path | None = None, **options: Any) -> FaxDriver:
+    """A machine in virtual time. `relay=True` starts the embedded SMTP relay (Maildir under tmp)."""
+    relay = options.pop("relay", False)
     settings = options.pop("settings_file", None)
     if isinstance(settings, (str, Path)):
         settings = load_settings_file(Path(settings))
     if tmp is not None:
         options.setdefault("out_dir", tmp / "out")
     sim = Simulation(settings_file=settings, **options)
+    if relay:
+        sim.start_relay(tmp / "mail" if tmp is not None else None)
     return FaxDriver(sim, Interpreter(sim, base_dir=tmp), sim.main)
 
 

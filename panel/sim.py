@@ -54,6 +54,7 @@ class Machine:
     def _apply_settings(self, settings_file: SettingsFile | None, number: str | None) -> None:
         fw = self.firmware
         self.start_clock: datetime | None = None
+        self.smtp_explicit = False
         if settings_file is not None:
             with self.board.nvram.transaction():
                 for key, value in settings_file.values.items():
@@ -61,6 +62,7 @@ class Machine:
                 for spec in settings_file.entries:
                     fw.directory.put(Entry(spec.kind, spec.slot, spec.name, spec.fax, spec.email))
             self.start_clock = settings_file.clock
+            self.smtp_explicit = "smtp.host" in settings_file.values
             self.board.log.emit("settings", "file_applied", path=settings_file.path,
                                 keys=sorted(settings_file.values))
         if number is not None:
@@ -159,6 +161,7 @@ class Simulation:
         self.network: Any = None
         self.machines: dict[str, Machine] = {}
         self.relay_fault: Callable[[bool], None] | None = None
+        self.relay: Any = None
         self.closers: list[Callable[[], None]] = []
         if isinstance(settings_file, Path):
             settings_file = load_settings_file(settings_file)
@@ -184,6 +187,7 @@ class Simulation:
         machine = Machine(self, name, number=number, state_dir=state_dir, out_dir=out_dir,
                           settings_file=settings_file)
         self.machines[name] = machine
+        self.point_at_relay(machine)
         if boot:
             self.boot(machine)
         return machine
@@ -196,6 +200,51 @@ class Simulation:
             raise RuntimeError(f"machine {machine.name} did not reach standby: {machine.state()}")
         machine.set_clock(machine.start_clock or self.start_time)
         self.clock.run_due()
+
+    def start_relay(self, maildir: Path | None = None) -> Any:
+        """Start the embedded loopback relay and point every machine's scan-to-email at it.
+
+        A machine whose settings file names an SMTP host keeps it. `relay.down` takes the relay
+        off the air (connections refused); `clear relay.down` brings it back on the same port.
+        """
+        import tempfile
+
+        from .relay import DEFAULT_USER, EmbeddedRelay
+
+        if maildir is None:
+            holder = tempfile.TemporaryDirectory(prefix="estudio190f-mail-")
+            self.closers.append(holder.cleanup)
+            maildir = Path(holder.name) / "mail"
+        user, password = DEFAULT_USER
+        relay = EmbeddedRelay(maildir, {user: password}).start()
+        self.relay = relay
+        self.closers.append(relay.stop)
+        self.relay_fault = lambda down: relay.down() if down else self._relay_up()
+        for machine in self.machines.values():
+            self.point_at_relay(machine)
+        return relay
+
+    def _relay_up(self) -> None:
+        if self.relay is not None:
+            self.relay.up()
+        for machine in self.machines.values():
+            email = getattr(machine.firmware, "email", None)
+            if email is not None:
+                email.retry_now()
+
+    def point_at_relay(self, machine: Machine) -> None:
+        from .relay import DEFAULT_USER
+
+        if self.relay is None or machine.smtp_explicit:
+            return
+        settings = machine.firmware.settings
+        with machine.board.nvram.transaction():
+            for key, value in (
+                ("smtp.host", "127.0.0.1"), ("smtp.port", self.relay.port), ("smtp.security", "none"),
+                ("smtp.auth", "cram-md5"), ("smtp.user", DEFAULT_USER[0]),
+                ("smtp.password", DEFAULT_USER[1]),
+            ):  # fmt: skip
+                settings.set(key, value)
 
     def machine(self, name: str | None) -> Machine:
         if name is None or name == "main":

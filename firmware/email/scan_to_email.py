@@ -1,0 +1,315 @@
+"""Scan-to-email's engine: take scanned pages and recipients, queue the messages, deliver them.
+
+`ScanToEmail.submit()` builds the messages at once (so the Message-IDs are fixed), stores the job
+in NVRAM and schedules a try on the virtual clock. A try is one SMTP session on the LAN port, run
+inside one clock event (virtual time stands still while it blocks), driven by the session policy.
+It ends in one of three ways: every message accepted (`EMAIL SENT`, code 250, journal entry), a
+temporary failure (relay down, 4yz: the job waits `smtp.retry_interval` minutes and is tried again,
+up to `smtp.retry_tries` times), or a permanent one (`EMAIL ERROR` / `AUTH ERROR` with a code,
+journal entry, the job removed). Jobs still queued at power-on are resumed.
+
+The later panel flow calls `submit()` and listens to `listeners` for `EmailResult`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from estudio190f.firmware.journal import Journal
+from estudio190f.firmware.page import Page
+from estudio190f.firmware.settings import EMAIL_RE, Settings
+from estudio190f.hw.board import Board
+from estudio190f.hw.clock import MINUTE, Timer
+from estudio190f.hw.lan import PowerLost, Reply, SmtpLink, SmtpTimeouts
+
+from .codes import EMAIL_SENT, for_code
+from .message import MessageParty, StageListener, compose
+from .queue import MailQueue
+from .session import (
+    Command,
+    Connect,
+    Data,
+    Done,
+    Ehlo,
+    Envelope,
+    Mail,
+    Outcome,
+    Quit,
+    Rcpt,
+    SessionSettings,
+    SmtpSession,
+    StartTls,
+    Step,
+)
+
+JOURNAL_KIND = "EMAIL"
+
+
+@dataclass(frozen=True)
+class EmailResult:
+    """How a try of a job ended, for the LCD and whoever else listens."""
+
+    job: int
+    word: str  # EMAIL SENT | EMAIL ERROR | AUTH ERROR
+    code: str  # see firmware.email.codes
+    final: bool  # False: the job stays queued and will be tried again
+    recipients: tuple[str, ...]
+    pages: int
+    reason: str
+    retry_in: int = 0  # virtual ticks until the next try (when not final)
+
+    @property
+    def lcd(self) -> str:
+        return f"{self.word} {self.code}" if self.code != "250" else self.word
+
+
+class ScanToEmail:
+    def __init__(self, board: Board, settings: Settings, journal: Journal) -> None:
+        if board.lan is None:
+            raise RuntimeError("the board has no LAN port (hw.lan.attach(board))")
+        self.board = board
+        self.settings = settings
+        self.journal = journal
+        self.queue = MailQueue(board.nvram)
+        self.listeners: list[Callable[[EmailResult], None]] = []
+        # A benchmark at the edge may time the stages ("encode", "build", "smtp", "done").
+        self.on_stage: StageListener | None = None
+        self._timers: dict[int, Timer] = {}
+        board.power_listeners.append(self._power)
+        if board.powered:
+            self.resume()
+
+    # -- the panel's entry point ----------------------------------------------------------
+    def submit(self, recipients: list[str], pages: list[Page], resolution: str) -> int:
+        """Queue the pages for the recipients; returns the job number. Sending starts at once."""
+        rcpts = tuple(r.strip() for r in recipients)
+        if not rcpts:
+            raise ValueError("no recipient")
+        for r in rcpts:
+            if not EMAIL_RE.fullmatch(r):
+                raise ValueError(f"not an e-mail address: {r!r}")
+        if not pages:
+            raise ValueError("no pages")
+        s = self.settings
+        created = self.board.rtc.now().replace(microsecond=0)
+        job = self.queue.next_job_number()
+        party = MessageParty(
+            sender=s.get("smtp.from"),
+            recipients=rcpts,
+            station=s.get("machine.station_name"),
+            number=s.get("machine.number"),
+        )
+        messages = compose(
+            pages,
+            fmt=s.get("smtp.format"),
+            party=party,
+            created=created,
+            job=job,
+            resolution=resolution.upper(),
+            max_bytes=int(s.get("smtp.max_size_kb")) * 1024,
+            on_stage=self.on_stage,
+        )
+        self.queue.add(
+            job,
+            recipients=rcpts,
+            pages=len(pages),
+            resolution=resolution,
+            fmt=s.get("smtp.format"),
+            created=created.isoformat(sep=" "),
+            messages=messages,
+        )
+        self.board.log.emit(
+            "email",
+            "queued",
+            job=job,
+            pages=len(pages),
+            messages=len(messages),
+            bytes=sum(len(m.data) for m in messages),
+        )
+        self._schedule(job, 0)
+        return job
+
+    def pending(self) -> list[int]:
+        """Job numbers still queued."""
+        return [j.job for j in self.queue.jobs()]
+
+    def retry_now(self) -> None:
+        """Try every queued job now (e.g. when the relay is back)."""
+        for queued in self.queue.jobs():
+            self._schedule(queued.job, 0)
+
+    def resume(self) -> None:
+        """At power-on: the jobs that were queued when the power went are tried again."""
+        for queued in self.queue.jobs():
+            self.board.log.emit("email", "resumed", job=queued.job, tries=queued.tries)
+            self._schedule(queued.job, 0)
+
+    # -- tries ----------------------------------------------------------------------------
+    def _power(self, on: bool) -> None:
+        self._timers.clear()  # the board cancelled them with the power
+        if on:
+            self.resume()
+
+    def _schedule(self, job: int, delay: int) -> None:
+        old = self._timers.pop(job, None)
+        if old is not None:
+            old.cancel()
+        self._timers[job] = self.board.timers.call_later(
+            delay, self._attempt, job, label=f"email job {job}"
+        )
+
+    def _stage(self, name: str) -> None:
+        if self.on_stage is not None:
+            self.on_stage(name)
+
+    def _attempt(self, job: int) -> None:
+        self._timers.pop(job, None)
+        if not self.board.powered:
+            return
+        queued = self.queue.job(job)
+        if queued is None:
+            return
+        parts = self.queue.pending_parts(job)
+        if not parts:  # everything was accepted before a power cut: only the ending is left
+            self._finish(job, Outcome("250", "accepted before the power cut"))
+            return
+        s = self.settings
+        envelopes = [
+            Envelope(p.record_id, s.get("smtp.from"), queued.recipients, p.data or b"")
+            for p in parts
+        ]
+        session = SmtpSession(
+            SessionSettings(
+                security=s.get("smtp.security"),
+                auth=s.get("smtp.auth"),
+                user=s.get("smtp.user"),
+                password=s.get("smtp.password"),
+                allow_clear_text=s.get("smtp.allow_clear_text") == "on",
+            ),
+            envelopes,
+        )
+        link = self.board.lan.smtp(
+            s.get("smtp.host"),
+            int(s.get("smtp.port")),
+            implicit_tls=s.get("smtp.security") == "tls",
+            ca_file=s.get("smtp.ca_file"),
+            timeouts=SmtpTimeouts(
+                greeting=s.get("smtp.timeout_greeting"),
+                command=s.get("smtp.timeout_command"),
+                data_init=s.get("smtp.timeout_data_init"),
+                data_block=s.get("smtp.timeout_data_block"),
+                data_end=s.get("smtp.timeout_data_end"),
+            ),
+        )
+        self._stage("smtp")
+        self.board.log.emit("email", "try", job=job, tries=queued.tries, messages=len(parts))
+        try:
+            outcome = self._run(session, link)
+        except PowerLost:
+            return  # nothing after the cut happened; power-on resumes the job
+        finally:
+            link.close()
+        self._ended(job, outcome)
+
+    def _run(self, session: SmtpSession, link: SmtpLink) -> Outcome:
+        step: Step = session.start()
+        while not isinstance(step, Done):
+            reply = self._perform(step, link)
+            if isinstance(step, Data) and reply.code == 250:
+                # Recorded before anything else happens: a cut after this never resends it.
+                self.queue.mark_accepted(step.key)
+                self.board.log.emit("email", "accepted", part=step.key)
+            step = session.receive(reply, link.features if isinstance(step, Ehlo) else None)
+        return step.outcome
+
+    @staticmethod
+    def _perform(step: Step, link: SmtpLink) -> Reply:
+        if isinstance(step, Connect):
+            return link.connect()
+        if isinstance(step, Ehlo):
+            return link.ehlo()
+        if isinstance(step, StartTls):
+            return link.starttls()
+        if isinstance(step, Command):
+            return link.command(step.line, secret=step.secret, shown=step.shown)
+        if isinstance(step, Mail):
+            return link.mail(step.sender, list(step.options))
+        if isinstance(step, Rcpt):
+            return link.rcpt(step.recipient)
+        if isinstance(step, Data):
+            return link.data(step.message)
+        if isinstance(step, Quit):
+            return link.quit()
+        raise TypeError(f"unknown step {step!r}")
+
+    def _ended(self, job: int, outcome: Outcome) -> None:
+        row = for_code(outcome.code)
+        if outcome.code == "250" or not row.retry:
+            self._finish(job, outcome)
+            return
+        tries = self.queue.count_try(job)
+        limit = int(self.settings.get("smtp.retry_tries"))
+        if tries > limit:
+            self._finish(job, outcome, tries=tries)
+            return
+        delay = int(self.settings.get("smtp.retry_interval")) * MINUTE
+        queued = self.queue.job(job)
+        assert queued is not None
+        self.board.log.emit(
+            "email", "deferred", job=job, code=outcome.code, tries=tries, retry_in_s=delay // 10**6
+        )
+        self._schedule(job, delay)
+        self._notify(
+            EmailResult(
+                job,
+                row.word,
+                outcome.code,
+                False,
+                queued.recipients,
+                queued.pages,
+                outcome.reason,
+                delay,
+            )
+        )
+
+    def _finish(self, job: int, outcome: Outcome, tries: int | None = None) -> None:
+        queued = self.queue.job(job)
+        if queued is None:
+            return
+        row = for_code(outcome.code)
+        sent = outcome.code == "250"
+        parts = self.queue.parts(job)
+        detail = {
+            "job": job,
+            "recipients": list(queued.recipients),
+            "messages": [p.message_id for p in parts],
+            "accepted": [p.message_id for p in parts if p.accepted],
+            "reason": outcome.reason,
+            "tries": tries if tries is not None else queued.tries + 1,
+        }
+        if outcome.refused:
+            detail["refused"] = list(outcome.refused)
+        # The journal entry and the end of the job are one write.
+        with self.board.nvram.transaction():
+            self.journal.add(
+                JOURNAL_KIND,
+                remote=queued.recipients[0],
+                pages=queued.pages,
+                result="OK" if sent else row.word,
+                code=outcome.code,
+                detail=detail,
+            )
+            self.queue.remove(job)
+        word = EMAIL_SENT if sent else row.word
+        self.board.log.emit("email", "result", job=job, word=word, code=outcome.code)
+        self._stage("done")
+        self._notify(
+            EmailResult(
+                job, word, outcome.code, True, queued.recipients, queued.pages, outcome.reason
+            )
+        )
+
+    def _notify(self, result: EmailResult) -> None:
+        for fn in list(self.listeners):
+            fn(result)
