@@ -26,6 +26,7 @@ MODES = ("fax", "copy", "scan")
 MESSAGE_TIME = 2 * SECOND  # COMPLETED and other notices (sister model: COMPLETED shown 2 s)
 OVERLAY_TIME = 2 * SECOND
 BOOT_TIME = 3 * SECOND
+WARMUP_POLL = 500 * MS
 NVRAM_NOTICE_TIME = 5 * SECOND
 RESOLUTIONS = ("standard", "fine", "superfine", "photo")
 CONTRASTS = ("normal", "dark", "light")  # the CONTRAST key steps in this order
@@ -610,6 +611,10 @@ class Firmware:
         self.power_off_hooks: list[Callable[[], None]] = []
         self.memory_clear_hooks: list[Callable[[], None]] = []
         self.indicators: dict[str, str] = {"MEMORY": "off", "LINE": "off"}
+        self._indicator_sources: dict[tuple[str, str], str] = {}
+        self.paper: Any = None  # firmware.copy_job.PaperHandling
+        self.email: Any = None  # firmware.email.scan_to_email.ScanToEmail
+        self.fax: Any = None
         self.key_listeners: list[Callable[[str], None]] = []  # service key test, recorders
         self.state = "off"
         self.machine = FirmwareStateMachine(
@@ -634,6 +639,9 @@ class Firmware:
         self._minute_timer: Timer | None = None
         board.panel.keys.listeners.append(self._on_key)
         board.power_listeners.append(self._on_power)
+        from .assembly import install
+
+        install(self)
 
     # -- conditions used by the transition table ------------------------------------------
     def mode_is_fax(self) -> bool:
@@ -675,6 +683,11 @@ class Firmware:
         self.timers.call_later(BOOT_TIME, self._booted, label="boot")
 
     def _booted(self) -> None:
+        printer = self.board.printer
+        if printer is not None and not printer.warmed_up:
+            # The fuser warms up: PLEASE WAIT stays until the printer is ready.
+            self.timers.call_later(WARMUP_POLL, self._booted, label="warm-up")
+            return
         self._schedule_minute()
         self.restore_leds()
         nvram = self.board.nvram
@@ -737,11 +750,14 @@ class Firmware:
         for m in MODES:
             self.leds[m.upper()].set("on" if m == self.mode else "off")
 
-    def set_indicator(self, name: str, state: str) -> None:
-        """MEMORY (documents in memory) and LINE (line in use), set by the jobs."""
-        self.indicators[name] = state
+    def set_indicator(self, name: str, state: str, source: str = "") -> None:
+        """MEMORY (documents in memory) and LINE (line in use), set by the jobs. Several sources
+        may hold one LED: it shows the strongest (on, then blink, then off)."""
+        self._indicator_sources[(name, source)] = state
+        held = [s for (n, _), s in self._indicator_sources.items() if n == name]
+        self.indicators[name] = "on" if "on" in held else ("blink" if "blink" in held else "off")
         if self.powered and self.state != "off":
-            self.leds[name].set(state)
+            self.leds[name].set(self.indicators[name])
 
     def restore_leds(self) -> None:
         self._mode_leds()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from estudio190f.hw.clock import MS
 from estudio190f.hw.operator_panel import LED_NAMES
 
 from .machine import Screen
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from .machine import Firmware
 
 ITEMS = ("KEY TEST", "LCD TEST", "LED TEST", "MEMORY CLEAR", "SENSOR TEST", "PRINT TEST")
+
+SENSOR_POLL = 100 * MS
 
 LCD_PATTERNS = (
     ("#" * 20, "#" * 20),
@@ -48,6 +51,8 @@ class ServiceScreen(Screen):
             return lcd.show("LED TEST", ("ALL ON", "ALL BLINK", "ALL OFF")[self.step] + "  SET=NEXT")
         if self.test == "MEMORY CLEAR":
             return lcd.show("CLEAR MEMORY?", "SET=YES STOP=NO")
+        if self.test == "SENSOR TEST":
+            return lcd.show(*sensor_lines(self.fw))
 
     def key(self, key: str) -> None:
         if self.test:
@@ -72,15 +77,22 @@ class ServiceScreen(Screen):
     def _start(self) -> None:
         fw = self.fw
         name = ITEMS[self.index]
-        if name == "SENSOR TEST":
-            return fw.run_feature("service_sensor")
         if name == "PRINT TEST":
             return fw.run_feature("service_print")
         self.test, self.step, self.last_key = name, 0, ""
         fw.trigger("service_test")
         if name == "LED TEST":
             self._leds(0)
+        if name == "SENSOR TEST":
+            self._poll_sensors()
         self.render()
+
+    def _poll_sensors(self) -> None:
+        """Live: the LCD is redrawn every SENSOR_POLL while the test runs."""
+        if self.test != "SENSOR TEST" or self.fw.state != "service.test":
+            return
+        self.render()
+        self.fw.timers.call_later(SENSOR_POLL, self._poll_sensors, label="sensor-test")
 
     def _leds(self, step: int) -> None:
         state = ("on", "blink", "off")[step]
@@ -128,3 +140,24 @@ class ServiceScreen(Screen):
         self.fw.screen = self
         self.fw.trigger("service_menu")
         self.render()
+
+
+def _bit(value: object) -> str:
+    return "1" if value else "0"
+
+
+def sensor_lines(fw: Firmware) -> tuple[str, str]:
+    """ADF: D document set, R registration, E exit, C cover closed.
+    PR: P paper present, K pick-up, R registration, E exit, C cover closed, W warmed up."""
+    board = fw.board
+    line1 = line2 = ""
+    if board.feeder is not None:
+        f = board.feeder.sensors()
+        line1 = (f"ADF D{_bit(f['document_set'])} R{_bit(f['registration'])} "
+                 f"E{_bit(f['exit'])} C{_bit(f['cover'])}")
+    if board.printer is not None:
+        p = board.printer.sensors()
+        line2 = (f"PR P{_bit(p['paper_present'])} K{_bit(p['pickup_sensor'])} "
+                 f"R{_bit(p['registration_sensor'])} E{_bit(p['exit_sensor'])} "
+                 f"C{_bit(p['cover_closed'])} W{_bit(p['warmed_up'])}")
+    return line1, line2

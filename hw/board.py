@@ -52,6 +52,13 @@ class Board:
         self.modem: Any = None
         self.lan: Any = None
         lan.attach(self)
+        # The paper handling: each model attaches itself (board.feeder, .scanner, .printer).
+        from .printer import PrinterEngine
+        from .scanner import CisScanner, DocumentFeeder
+
+        feeder = DocumentFeeder(self)
+        CisScanner(self, feeder)
+        PrinterEngine(self)
 
     def power_on(self) -> None:
         if self.powered:

@@ -47,6 +47,11 @@ class OutputWriter:
         board.log.listeners.append(self._on_event)
         self._next_sheet = _next_number(self.printed_dir, r"(\d{4,})\.png")
         self._next_doc = _next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
+        if board.printer is not None:
+            board.printer.delivery_listeners.append(self._on_sheet)
+
+    def _on_sheet(self, sheet: Any) -> None:
+        self.save_printed(sheet.image())
 
     def _on_event(self, event: Event) -> None:
         if self._events is not None:
@@ -77,3 +82,6 @@ class OutputWriter:
             self._events = None
         if self._on_event in self.board.log.listeners:
             self.board.log.listeners.remove(self._on_event)
+        printer = self.board.printer
+        if printer is not None and self._on_sheet in printer.delivery_listeners:
+            printer.delivery_listeners.remove(self._on_sheet)

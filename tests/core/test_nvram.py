@@ -14,7 +14,7 @@ def test_settings_survive_power_off_and_on(fax):
     fax.step("press FUNCTION 3 2 6 SET")
     fax.step("power off")
     fax.step("power on")
-    fax.until_lcd("FAX READY", within="10s")
+    fax.until_lcd("FAX READY", within="30s")
     assert fax.firmware.settings.get("receive.rings") == 6
 
 
@@ -61,7 +61,7 @@ def test_a_corrupt_nvram_image_is_set_aside_and_the_machine_says_so(tmp_path):
     assert any(e["ev"] == "reset" and e["src"] == "nvram" for e in fax.events)
     assert (state / "nvram.sqlite.bad-1").exists()
     assert fax.firmware.settings.get("receive.rings") == 2
-    fax.until_lcd("FAX READY", within="10s")
+    fax.until_lcd("FAX READY", within="30s")
     assert fax.firmware.journal.entries()[-1].result == "NVRAM RESET"
 
 

@@ -68,5 +68,5 @@ def test_power_off_blanks_the_panel_and_power_on_boots_to_standby(fax):
     fax.press("FAX")  # nothing happens without power
     fax.step("power on")
     assert fax.lcd[1] == "PLEASE WAIT"
-    fax.until_lcd("FAX READY", within="10s")
+    fax.until_lcd("FAX READY", within="30s")
     assert fax.leds["FAX"] == "on"
