@@ -66,3 +66,50 @@ def test_service_print_test_and_live_sensor_test(fax, tmp_path):
     fax.step("until printed 1 within 2m")
     fax.step("press STOP")
     assert fax.state == "standby.fax"
+
+
+def test_pages_waiting_for_paper_survive_a_power_cut(fax, tmp_path):
+    page = tmp_path / "page.png"
+    Image.new("1", (1728, 1000), 1).save(page)
+    fax.step("fault printer.no_paper")
+    fax.step(f"adf load {page} {page}")
+    fax.step("press COPY START")
+    fax.step('until lcd "NO PAPER" within 1m')
+    fax.step("power off")
+    fax.step("power on")
+    fax.step('until lcd /^01-01-2026/ line 1 within 30s')
+    fax.step('expect lcd "NO PAPER" line 2')
+    fax.step("expect led MEMORY on")
+    fax.step("clear printer.no_paper")
+    fax.step("until printed 2 within 3m")
+    fax.step("wait 10s")
+    fax.step("expect printed 2")
+    fax.step("expect led MEMORY off")
+
+
+def test_a_document_jam_stops_the_copy_and_clear_resumes_it(fax, tmp_path):
+    page = tmp_path / "page.png"
+    Image.new("1", (1728, 1000), 1).save(page)
+    fax.step(f"adf load {page} {page}")
+    fax.step("fault adf.jam")
+    fax.step("press COPY START")
+    fax.step('until lcd "DOCUMENT JAM" within 1m')
+    fax.step("expect led ALARM on")
+    fax.step("clear adf.jam")
+    fax.step("until printed 2 within 3m")
+    fax.step("wait 10s")
+    fax.step("expect printed 2")
+    fax.step("expect led ALARM off")
+
+
+def test_a_paper_jam_loses_and_doubles_nothing(fax, tmp_path):
+    page = tmp_path / "page.png"
+    Image.new("1", (1728, 1000), 1).save(page)
+    fax.step(f"adf load {page} {page} {page}")
+    fax.step("fault printer.jam")
+    fax.step("press COPY START")
+    fax.step('until lcd "PAPER JAM" within 2m')
+    fax.step("clear printer.jam")
+    fax.step("until printed 3 within 3m")
+    fax.step("wait 30s")
+    fax.step("expect printed 3")
