@@ -219,7 +219,10 @@ class Interpreter:
         name, number = step.args["name"], step.args["number"]
         if name in self.sim.machines:
             raise ScriptError(f"a machine named {name!r} exists already", step.line)
-        machine = self.sim.add_machine(name, number=number, boot=False)
+        try:
+            machine = self.sim.add_machine(name, number=number, boot=False)
+        except ValueError as exc:
+            raise ScriptError(f"device {name}: {exc}", step.line) from None
         machine.power(True)
         yield AdvanceUntil(machine.ready, BOOT_LIMIT)
         if not machine.ready():

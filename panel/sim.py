@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from estudio190f.firmware.directory import Entry
+from estudio190f.firmware.directory import Directory, Entry
 from estudio190f.firmware.machine import Firmware
-from estudio190f.firmware.settings import SettingsFile, load_settings_file
+from estudio190f.firmware.settings import BY_KEY, Settings, SettingsFile, load_settings_file
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
+from estudio190f.hw.line import PhoneNetwork
 from estudio190f.hw.rtc import FACTORY_TIME
 
 from .outputs import OutputWriter
@@ -44,33 +45,49 @@ class Machine:
         self.sim = sim
         self.name = name
         self.board = Board(sim.clock, name if name != "main" else "", state_dir, sim.seed)
-        self.firmware = Firmware(self.board)
-        self.outputs = OutputWriter(out_dir, self.board, self.firmware) if out_dir else None
-        self._apply_settings(settings_file, number)
+        self._apply_settings(Settings(self.board.nvram), settings_file, number)
         if sim.network is not None:
             sim.network.connect(self)
+        self.firmware = Firmware(self.board)
+        self.firmware.settings.listeners.append(self._setting_changed)
+        self.outputs = OutputWriter(out_dir, self.board, self.firmware) if out_dir else None
 
     # -- set-up ---------------------------------------------------------------------------
-    def _apply_settings(self, settings_file: SettingsFile | None, number: str | None) -> None:
-        fw = self.firmware
+    def _apply_settings(self, settings: Settings, settings_file: SettingsFile | None,
+                        number: str | None) -> None:
         self.start_clock: datetime | None = None
         self.smtp_explicit = False
         if settings_file is not None:
+            directory = Directory(self.board.nvram)
             with self.board.nvram.transaction():
                 for key, value in settings_file.values.items():
-                    fw.settings.set(key, value)
+                    settings.set(key, value)
                 for spec in settings_file.entries:
-                    fw.directory.put(Entry(spec.kind, spec.slot, spec.name, spec.fax, spec.email))
+                    directory.put(Entry(spec.kind, spec.slot, spec.name, spec.fax, spec.email))
             self.start_clock = settings_file.clock
             self.smtp_explicit = "smtp.host" in settings_file.values
             self.board.log.emit("settings", "file_applied", path=settings_file.path,
                                 keys=sorted(settings_file.values))
         if number is not None:
-            fw.settings.set("machine.number", number)
+            settings.set("machine.number", number)
+
+    def _setting_changed(self, key: str, value: Any) -> None:
+        """The line follows the machine's number (FUNCTION 2 1, or a factory reset)."""
+        line = self.board.line
+        network = self.sim.network
+        if key not in ("machine.number", "*") or line is None or network is None:
+            return
+        number = self.number
+        if number == line.number:
+            return
+        try:
+            network.renumber(line, number)
+        except ValueError as exc:
+            self.board.log.emit("line", "renumber_refused", number=number, reason=str(exc))
 
     @property
     def number(self) -> str:
-        return str(self.firmware.settings.get("machine.number"))
+        return str(self.board.nvram.get("settings", "machine.number", BY_KEY["machine.number"].default))
 
     # -- operator actions -------------------------------------------------------------------
     def press(self, key: str) -> None:
@@ -158,7 +175,7 @@ class Simulation:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.start_time = start_time
-        self.network: Any = None
+        self.network = PhoneNetwork(self.clock)
         self.machines: dict[str, Machine] = {}
         self.relay_fault: Callable[[bool], None] | None = None
         self.relay: Any = None

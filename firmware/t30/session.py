@@ -1,0 +1,1192 @@
+"""The T.30 session: one fax call's protocol, for the calling or the answering station.
+
+A protocol core without I/O (the h11 way): `start()` and `handle(event)` return the commands
+to carry out (events.py). Which state takes which frame is data, in `FRAME_HANDLERS`; a frame a
+state does not list is ignored (T.30 tells a station to ignore what it does not expect), except
+DCN, which ends the call with the status `DCN_STATUS` gives for that state.
+
+Roles and sides. The caller normally transmits and the answerer receives; with polling (the
+caller sends DTC after the answerer's DIS) they swap. States are named for the side:
+`t_*` are the transmitter's, `r_*` the receiver's; `PHASES` gives each its T.30 phase.
+
+Phase A: the answerer sends CED after 0.2 s, then NSF/CSI/DIS; the caller sends CNG and waits
+for DIS (T1). Phase B: TSI/SUB/SID/DCS and TCF; CFR, or FTT and the fallback table; DCS sent up
+to 3 times without an answer (T4). Phase C: the page, or ECM blocks of FCD frames and RCP.
+Phase D: MPS/EOM/EOP (PPS-x with ECM) and MCF/RTP/RTN/PIP/PIN (PPR, RNR/RR, CTC/CTR, EOR/ERR),
+each command up to 3 times (T4); the receiver waits T2 for every command and page. Phase E: DCN.
+A garbled frame (bad FCS) is answered with CRP by a station waiting for a command; a
+transmitter that gets a garbled response repeats its command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from estudio190f.firmware.page import Page
+
+from . import image
+from .capabilities import (
+    FALLBACK,
+    Capabilities,
+    DcsParams,
+    ctc_fif,
+    ctc_modulation,
+    dcs_scan_code,
+    min_scan_for,
+    modulation_rate,
+    modulations_up_to,
+)
+from .events import (
+    Cancel,
+    CarrierEnded,
+    CarrierStarted,
+    Command,
+    DataIn,
+    Event,
+    FrameIn,
+    Hangup,
+    LineLost,
+    Listen,
+    Notify,
+    SendData,
+    SendFrames,
+    SendSilence,
+    SendTone,
+    StartCng,
+    StartTimer,
+    StopCng,
+    StopTimer,
+    TimerExpired,
+    ToneHeard,
+)
+from .frames import (
+    FrameError,
+    ParsedFrame,
+    decode_ident,
+    encode_ident,
+    make_frame,
+    parse_frame,
+    parse_ppr,
+    parse_pps,
+    ppr_map,
+    pps_fif,
+)
+from .results import Outcome, outcome
+
+SECOND = 1_000_000
+MS = 1_000
+T1 = 35 * SECOND  # T.30 timers (DESIGN.md 5)
+T2 = 6 * SECOND
+T4 = 3 * SECOND
+T5 = 60 * SECOND
+GAP = 75 * MS  # silence between signals of different modulations (T.30 5.3.2.4)
+ANSWER_DELAY = 200 * MS  # answering to CED (T.30 5.2.1: at least 0.2 s)
+CED = 3 * SECOND  # CED 2.6-4 s
+MAX_TRIES = 3  # a command is sent at most this often (T.30 5.3.6.2.1, DCS "up to 3 times")
+PPR_LIMIT = 4  # after this many PPRs for one block: CTC or EOR
+TIMERS = ("T1", "T2", "T4", "T5", "TCF")
+
+PHASES: dict[str, str] = {
+    "idle": "A",
+    "answering": "A",
+    "t_wait_dis": "B",
+    "t_dcs_sent": "B",
+    "t_post_sent": "D",
+    "t_pps_sent": "D",
+    "t_ctc_sent": "D",
+    "t_eor_sent": "D",
+    "r_wait_cmd": "B",
+    "r_tcf": "B",
+    "r_wait_page": "C",
+    "r_page": "C",
+    "r_wait_post": "D",
+    "r_wait_dcn": "D",
+    "done": "E",
+}
+
+# state -> frame name -> handler method (the whole protocol table in one place)
+FRAME_HANDLERS: dict[str, dict[str, str]] = {
+    "t_wait_dis": {"DIS": "_tx_got_dis"},
+    "t_dcs_sent": {"CFR": "_tx_got_cfr", "FTT": "_tx_got_ftt", "DIS": "_tx_got_dis", "CRP": "_repeat_command"},
+    "t_post_sent": {
+        "MCF": "_tx_got_mcf", "RTP": "_tx_got_rtp", "RTN": "_tx_got_rtn", "PIP": "_tx_got_pip",
+        "PIN": "_tx_got_pin", "CRP": "_repeat_command",
+    },
+    "t_pps_sent": {
+        "MCF": "_tx_got_mcf", "PPR": "_tx_got_ppr", "RNR": "_tx_got_rnr", "PIP": "_tx_got_pip",
+        "PIN": "_tx_got_pin", "CRP": "_repeat_command",
+    },
+    "t_ctc_sent": {"CTR": "_tx_got_ctr", "CRP": "_repeat_command"},
+    "t_eor_sent": {"ERR": "_tx_got_err", "RNR": "_tx_got_rnr", "CRP": "_repeat_command"},
+    "r_wait_cmd": {
+        "DCS": "_rx_got_dcs", "DTC": "_rx_got_dtc", "CRP": "_resend_response",
+        "MPS": "_rx_repeated_post", "EOP": "_rx_repeated_post", "EOM": "_rx_repeated_post",
+        "PPS": "_rx_repeated_post",
+    },
+    "r_tcf": {"DCS": "_rx_got_dcs"},
+    "r_wait_page": {
+        "DCS": "_rx_got_dcs", "CRP": "_resend_response", "MPS": "_rx_repeated_post",
+        "EOP": "_rx_repeated_post", "EOM": "_rx_repeated_post", "PPS": "_rx_got_pps",
+        "CTC": "_rx_got_ctc", "RR": "_rx_got_rr",
+    },
+    "r_wait_post": {
+        "MPS": "_rx_got_post", "EOP": "_rx_got_post", "EOM": "_rx_got_post",
+        "PRI-MPS": "_rx_got_post", "PRI-EOP": "_rx_got_post", "PRI-EOM": "_rx_got_post",
+        "PPS": "_rx_got_pps", "RR": "_rx_got_rr", "CTC": "_rx_got_ctc", "EOR": "_rx_got_eor",
+        "CRP": "_resend_response", "DCS": "_rx_got_dcs",
+    },
+    "r_wait_dcn": {"EOP": "_rx_repeated_post", "CRP": "_resend_response", "PPS": "_rx_repeated_post"},
+}  # fmt: skip
+
+# The status a DCN ends the call with, by the state it arrives in.
+DCN_STATUS: dict[str, str] = {
+    "t_wait_dis": "TX_GOTDCN",
+    "t_dcs_sent": "TX_GOTDCN",
+    "t_post_sent": "TX_BADPG",
+    "t_pps_sent": "TX_BADPG",
+    "t_ctc_sent": "TX_BADPG",
+    "t_eor_sent": "TX_BADPG",
+    "r_wait_cmd": "RX_DCNWHY",
+    "r_tcf": "RX_DCNWHY",
+    "r_wait_page": "RX_DCNDATA",
+    "r_page": "RX_DCNDATA",
+    "r_wait_post": "RX_DCNFAX",
+    "r_wait_dcn": "OK",
+}
+
+# The status T2 ends the call with, by the receiver state it expires in.
+T2_STATUS: dict[str, str] = {
+    "r_wait_cmd": "RX_T2EXP",
+    "r_tcf": "RX_T2EXP",
+    "r_wait_page": "RX_T2EXPFAX",
+    "r_page": "RX_NOCARRIER",
+    "r_wait_post": "RX_T2EXPMPS",
+    "r_wait_dcn": "OK",
+}
+
+
+@dataclass
+class StationConfig:
+    """What one station offers and asks for (from the machine's settings, or a tester's)."""
+
+    ident: str = ""  # CSI / TSI / CIG: the station's number
+    top_speed: int = 14400
+    ecm: bool = True
+    coding: str = "mmr"  # the best coding offered and used: mh | mr | mmr (MMR only with ECM)
+    fine: bool = True
+    superfine: bool = True
+    receive: bool = True  # DIS bit 10: this station can receive now
+    min_scan_ms: int = 0  # the receiver's minimum scan line time
+    widths: tuple[int, ...] = (1728,)
+    length: str = "unlimited"
+    nsf: bytes = b""  # NSF information field sent before CSI and DIS (empty: none)
+    subaddress: str = ""  # sent as SUB with DCS
+    sender_password: str = ""  # sent as SID with DCS
+    required_password: str = ""  # receiving: a caller's SID must match (empty: not checked)
+    poll: bool = False  # calling to poll the far end (receive) instead of sending
+    polling_password: str = ""  # poller: sent as PWD with DTC; polled: required when set
+    selective_polling: str = ""  # poller: sent as SEP with DTC
+    crp: bool = True  # answer a garbled command with CRP
+    frame_size: int = 256  # ECM frame size to ask for (256 or 64)
+    page_tries: int = 3  # sends of one page (non-ECM) before giving up after RTN
+    t1: int = T1
+    t2: int = T2
+    t4: int = T4
+    t5: int = T5
+
+    def capabilities(self, ready_to_transmit: bool = False) -> Capabilities:
+        return Capabilities(
+            receive=self.receive,
+            ready_to_transmit=ready_to_transmit,
+            modulations=modulations_up_to(self.top_speed),
+            fine=self.fine,
+            superfine=self.superfine,
+            mr=self.coding in ("mr", "mmr"),
+            mmr=self.coding == "mmr" and self.ecm,
+            ecm=self.ecm,
+            widths=self.widths,
+            length=self.length,
+            min_scan_ms=self.min_scan_ms,
+            subaddress=True,
+            password=True,
+        )
+
+
+@dataclass
+class ReceivedPage:
+    number: int  # 1-based, in the order pages were kept
+    page: Page | None  # None when the data could not be decoded at all
+    params: DcsParams
+    lines: int
+    bad_lines: int
+    longest_bad_run: int
+    verdict: str  # good | poor | bad (non-ECM); ECM pages are good unless EOR left holes
+    data_bytes: int
+
+
+class PageSink(Protocol):
+    def store(self, page: ReceivedPage) -> bool:
+        """Keep a received page; False when there is no room (the page is lost: PIN)."""
+        ...
+
+    def room_for_more(self) -> bool:
+        """Whether another page would fit after this one (False: PIP, the call ends)."""
+        ...
+
+    def ready(self) -> bool:
+        """ECM: whether the receiver can take the block now (False: RNR)."""
+        ...
+
+
+class KeepAll:
+    """A sink that keeps every page in a list and never runs out of room."""
+
+    def __init__(self) -> None:
+        self.pages: list[ReceivedPage] = []
+
+    def store(self, page: ReceivedPage) -> bool:
+        self.pages.append(page)
+        return True
+
+    def room_for_more(self) -> bool:
+        return True
+
+    def ready(self) -> bool:
+        return True
+
+
+@dataclass
+class SessionReport:
+    """What the session knows at the end (and during) the call."""
+
+    remote_id: str = ""
+    remote_caps: Capabilities | None = None
+    params: DcsParams | None = None
+    pages_confirmed: list[int] = field(default_factory=list)  # transmitter: 1-based page numbers
+    pages_received: int = 0  # receiver: pages kept
+    subaddress: str = ""  # received SUB
+    password_ok: bool | None = None
+    ecm_errors: int = 0  # blocks given up on (EOR)
+
+
+class T30Session:
+    def __init__(
+        self,
+        role: str,
+        config: StationConfig | None = None,
+        document: Sequence[Page] | None = None,
+        sink: PageSink | None = None,
+    ) -> None:
+        if role not in ("caller", "answerer"):
+            raise ValueError(f"role must be caller or answerer, not {role!r}")
+        self.role = role
+        self.config = config or StationConfig()
+        self.document: Sequence[Page] = document or []
+        self.sink: PageSink = sink or KeepAll()
+        self.state = "idle"
+        self.report = SessionReport()
+        self.outcome: Outcome | None = None
+        self.x = 0  # our X bit: 1 once we received a DIS
+        self._out: list[Command] = []
+        # frames of the V.21 carrier being received
+        self._pending: list[ParsedFrame] = []
+        self._garbled = False
+        self._final_seen = False
+        # command repetition (T4)
+        self._cmd: list[Command] = []
+        self._cmd_fail = "UNEXPECTED"
+        self._tries = 0
+        self._phase_b_frames: list[bytes] = []  # DIS or DTC set, repeated until answered
+        self._phase_b_repeat = False
+        self._t1_running = False
+        # transmitter
+        self._modulations: list[str] = []
+        self.params: DcsParams | None = None
+        self._trained: str | None = None  # modulation of the last successful TCF/long train
+        self.page_index = 0
+        self._page_sends = 0
+        self._post = "EOP"
+        self._blocks: list[list[bytes]] = []
+        self._block = 0
+        self._ppr_count = 0
+        self._resend: list[int] = []
+        self._t5_running = False
+        # receiver
+        self._last_response: list[bytes] = []
+        self._post_response: list[bytes] = []  # the answer to the last post-message command
+        self._tcf: list[bytes] = []
+        self._rx_data: list[bytes] = []
+        self._rx_page_ready = False
+        self._ecm_frames: dict[int, bytes] = {}
+        self._ecm_page: list[bytes] = []
+        self._ecm_pending: tuple[str | None, int, int, int] | None = None
+        self._ecm_done_block: tuple[int, int] | None = None
+        self._ecm_holes = False
+        self._end_status = "OK"  # a receiver's status when the DCN comes (PIP/PIN: NOMEM)
+        self._refuse: str | None = None  # a DCS refused (password): DCN instead of CFR
+
+    # -- public interface ------------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        return PHASES.get(self.state, "E")
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def state_path(self) -> str:
+        return f"t30.phase_{self.phase.lower()}.{self.state}"
+
+    def start(self) -> list[Command]:
+        """The call is connected (the caller's line answered, or the answerer off hook)."""
+        if self.state != "idle":
+            raise RuntimeError("the session has started already")
+        self._t1_running = True
+        if self.role == "caller":
+            self._goto("t_wait_dis")
+            self._emit(StartCng(), Listen(("V.21",)), StartTimer("T1", self.config.t1))
+        else:
+            self._goto("answering")
+            self._emit(
+                StartTimer("T1", self.config.t1),
+                SendSilence(ANSWER_DELAY),
+                SendTone("ced", CED),
+                SendSilence(GAP),
+            )
+            self._send_dis()
+        return self._take()
+
+    def handle(self, event: Event) -> list[Command]:
+        if self.outcome is not None:
+            return []
+        if isinstance(event, FrameIn):
+            self._frame_in(event)
+        elif isinstance(event, DataIn):
+            self._data_in(event)
+        elif isinstance(event, CarrierStarted):
+            self._carrier_started(event.modulation)
+        elif isinstance(event, CarrierEnded):
+            self._carrier_ended(event.modulation)
+        elif isinstance(event, TimerExpired):
+            self._timer(event.name)
+        elif isinstance(event, LineLost):
+            self._line_lost()
+        elif isinstance(event, Cancel):
+            self._disconnect("CANCELLED")
+        elif isinstance(event, ToneHeard):
+            pass  # CED and CNG only confirm what the V.21 exchange tells anyway
+        return self._take()
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _emit(self, *commands: Command) -> None:
+        self._out.extend(commands)
+
+    def _take(self) -> list[Command]:
+        out, self._out = self._out, []
+        return out
+
+    def _goto(self, state: str) -> None:
+        if state not in PHASES:
+            raise ValueError(f"no T.30 state {state!r}")
+        old_phase = self.phase
+        self.state = state
+        if self.phase != old_phase:
+            self._emit(Notify("phase", {"phase": self.phase, "state": state}))
+
+    def _frame(self, name: str, fif: bytes = b"", final: bool = True) -> bytes:
+        return make_frame(name, fif, final=final, x=self.x)
+
+    def _finish(self, status: str) -> None:
+        self.outcome = outcome(status)
+        self._goto("done")
+        self._emit(*(StopTimer(t) for t in TIMERS), StopCng())
+        self._emit(Notify("finished", {"outcome": self.outcome}), Hangup())
+
+    def _disconnect(self, status: str) -> None:
+        """Send DCN, then end the call with `status`."""
+        if self.outcome is not None:
+            return
+        self._emit(*(StopTimer(t) for t in TIMERS), StopCng(), Listen(()))
+        self._emit(SendSilence(GAP), SendFrames((self._frame("DCN"),)))
+        self._finish(status)
+
+    # -- commands and their repetition ---------------------------------------------------------------
+    def _send_command(self, program: list[Command], fail: str, state: str) -> None:
+        self._cmd = program
+        self._cmd_fail = fail
+        self._tries = 1
+        self._goto(state)
+        self._emit(*program, Listen(("V.21",)), StartTimer("T4", self.config.t4))
+
+    def _repeat_command(self, frames: list[ParsedFrame] | None = None) -> None:
+        if self._tries >= MAX_TRIES:
+            self._disconnect(self._cmd_fail)
+            return
+        self._tries += 1
+        self._emit(StopTimer("T4"), *self._cmd, Listen(("V.21",)), StartTimer("T4", self.config.t4))
+
+    def _respond(
+        self, frames: list[bytes], state: str, listen: tuple[str, ...] = ("V.21",)
+    ) -> None:
+        self._last_response = frames
+        self._goto(state)
+        self._emit(
+            StopTimer("T2"),
+            SendSilence(GAP),
+            SendFrames(tuple(frames)),
+            Listen(listen),
+            StartTimer("T2", self.config.t2),
+        )
+
+    def _resend_response(self, frames: list[ParsedFrame] | None = None) -> None:
+        if self._last_response:
+            self._emit(StopTimer("T2"), SendSilence(GAP), SendFrames(tuple(self._last_response)))
+            self._wait_again()
+
+    def _wait_again(self) -> None:
+        """Restart the receiver's wait: T4 while DIS/DTC is being repeated, else T2."""
+        if self.state == "r_wait_cmd" and self._phase_b_repeat:
+            self._emit(StartTimer("T4", self.config.t4))
+        else:
+            self._emit(StartTimer("T2", self.config.t2))
+
+    # -- what arrives ------------------------------------------------------------------------------------
+    def _frame_in(self, event: FrameIn) -> None:
+        if not event.crc_ok:
+            self._garbled = True
+            return
+        try:
+            frame = parse_frame(event.frame)
+        except FrameError:
+            self._garbled = True
+            return
+        if event.modulation != "V.21":
+            self._ecm_frame_in(frame)
+            return
+        if not frame.final:
+            self._pending.append(frame)
+            return
+        frames = [*self._pending, frame]
+        self._pending = []
+        self._final_seen = True
+        self._garbled = False
+        self._dispatch(frames)
+
+    def _dispatch(self, frames: list[ParsedFrame]) -> None:
+        final = frames[-1]
+        name = final.name
+        if name == "DCN":
+            status = DCN_STATUS.get(self.state, "UNEXPECTED")
+            if self.state == "r_wait_dcn":
+                status = self._end_status
+            self._finish(status)
+            return
+        handler = FRAME_HANDLERS.get(self.state, {}).get(name)
+        if handler is not None:
+            getattr(self, handler)(frames)
+        else:
+            self._unexpected()
+
+    def _unexpected(self) -> None:
+        """A frame this state does not take: ignore it, but keep waiting (T4 was stopped when its
+        carrier came)."""
+        waiting_response = self.state.startswith("t_") and self.state != "t_wait_dis"
+        if waiting_response or (self.state == "r_wait_cmd" and self._phase_b_repeat):
+            self._emit(StartTimer("T4", self.config.t4))
+
+    def _carrier_started(self, modulation: str) -> None:
+        if modulation == "V.21":
+            self._pending = []
+            self._garbled = False
+            self._final_seen = False
+            if (self.state.startswith("t_") and self.state != "t_wait_dis") or self._phase_b_repeat:
+                # A response (or command) is arriving: T4 is about its start, not its end.
+                self._emit(StopTimer("T4"))
+            return
+        if (
+            self.state == "r_wait_page"
+            and self.params is not None
+            and modulation == self.params.modulation
+        ):
+            self._goto("r_page")
+            self._emit(StopTimer("T2"))
+            if not self.params.ecm:
+                self._rx_data = []
+                self._emit(Notify("page_start", {"page": self.report.pages_received + 1}))
+            elif not self._ecm_frames and not self._ecm_page:
+                self._emit(Notify("page_start", {"page": self.report.pages_received + 1}))
+
+    def _carrier_ended(self, modulation: str) -> None:
+        if modulation == "V.21":
+            if not self._final_seen:
+                # Nothing usable came on that carrier (a bad FCS, or no final frame).
+                self._on_garbled()
+            self._pending = []
+            self._garbled = False
+            return
+        if (
+            self.state == "r_tcf"
+            and self.params is not None
+            and modulation == self.params.modulation
+        ):
+            self._check_tcf()
+        elif self.state == "r_page":
+            self._rx_page_ready = not (self.params and self.params.ecm)
+            self._goto("r_wait_post")
+            self._emit(Listen(("V.21",)), StartTimer("T2", self.config.t2))
+
+    def _data_in(self, event: DataIn) -> None:
+        if self.state == "r_tcf":
+            self._tcf.append(event.data)
+        elif self.state == "r_page":
+            self._rx_data.append(event.data)
+
+    def _on_garbled(self) -> None:
+        if self.state in ("t_dcs_sent", "t_post_sent", "t_pps_sent", "t_ctc_sent", "t_eor_sent"):
+            self._repeat_command()
+        elif self.state.startswith("r_"):
+            self._emit(StopTimer("T2"))
+            if self.config.crp:
+                self._emit(SendSilence(GAP), SendFrames((self._frame("CRP"),)))
+            self._wait_again()
+
+    def _timer(self, name: str) -> None:
+        state = self.state
+        if name == "T1":
+            self._t1_running = False
+            if state == "t_wait_dis" or (state == "r_wait_cmd" and self._phase_b_repeat):
+                self._disconnect("T1_EXPIRED")
+        elif name == "T4":
+            if state == "r_wait_cmd" and self._phase_b_repeat:
+                self._repeat_phase_b()
+            elif state.startswith("t_") and state != "t_wait_dis":
+                self._repeat_command()
+        elif name == "T2":
+            if state.startswith("r_"):
+                status = T2_STATUS.get(state, "RX_T2EXP")
+                if state == "r_wait_dcn":
+                    status = self._end_status
+                self._disconnect(status)
+        elif name == "T5":
+            self._t5_running = False
+            if state in ("t_pps_sent", "t_eor_sent"):
+                self._disconnect("TX_T5EXP")
+        elif name == "TCF" and state == "r_tcf":
+            if self._refuse is not None:
+                self._disconnect(self._refuse)
+            else:
+                self._respond([self._frame("FTT")], "r_wait_cmd")
+
+    def _line_lost(self) -> None:
+        if self.outcome is not None:
+            return
+        status = "CALLDROPPED"
+        if self.state == "r_wait_dcn":
+            status = self._end_status
+        self.outcome = outcome(status)
+        self._goto("done")
+        self._emit(*(StopTimer(t) for t in TIMERS), StopCng())
+        self._emit(Notify("finished", {"outcome": self.outcome}), Hangup())
+
+    # -- phase B: the identification exchange ----------------------------------------------------
+    def _send_dis(self) -> None:
+        """NSF (if any), CSI and DIS; repeated every T4 until a command comes or T1 runs out."""
+        ready = bool(self.document)
+        frames = []
+        if self.config.nsf:
+            frames.append(self._frame("NSF", self.config.nsf, final=False))
+        frames.append(self._frame("CSI", encode_ident(self.config.ident), final=False))
+        frames.append(self._frame("DIS", self.config.capabilities(ready).encode()))
+        self._phase_b_frames = frames
+        self._phase_b_repeat = True
+        self._tries = 1
+        self._last_response = frames
+        self._goto("r_wait_cmd")
+        self._emit(SendFrames(tuple(frames)), Listen(("V.21",)), StartTimer("T4", self.config.t4))
+
+    def _repeat_phase_b(self) -> None:
+        """No command came: DIS again until T1 runs out; DTC (a command) at most 3 times."""
+        self._tries += 1
+        if self.config.poll and self._tries > MAX_TRIES:
+            self._disconnect("T1_EXPIRED")
+            return
+        self._emit(
+            SendFrames(tuple(self._phase_b_frames)),
+            Listen(("V.21",)),
+            StartTimer("T4", self.config.t4),
+        )
+
+    def _idents(self, frames: list[ParsedFrame]) -> dict[str, str]:
+        found = {}
+        for frame in frames[:-1]:
+            if frame.type is not None and frame.type.fif == "ident":
+                found[frame.type.name] = decode_ident(frame.fif)
+        return found
+
+    def _tx_got_dis(self, frames: list[ParsedFrame]) -> None:
+        dis = frames[-1]
+        self.x = 1
+        idents = self._idents(frames)
+        self.report.remote_id = idents.get("CSI", self.report.remote_id)
+        caps = Capabilities.decode(dis.fif)
+        self.report.remote_caps = caps
+        self._t1_running = False
+        self._emit(StopCng(), StopTimer("T1"), StopTimer("T4"))
+        if self.config.poll:
+            self._send_dtc(caps)
+            return
+        if self.state == "t_dcs_sent" and self.params is not None:
+            # The far end did not hear our DCS and sent DIS again: send DCS again.
+            self._repeat_command()
+            return
+        if not self.document:
+            self._disconnect("OK")
+            return
+        if not caps.receive:
+            self._disconnect("RX_INCAPABLE")
+            return
+        self._begin_transmit(caps)
+
+    def _begin_transmit(self, caps: Capabilities) -> None:
+        local = modulations_up_to(self.config.top_speed)
+        self._modulations = [m for m in FALLBACK if m in caps.modulations and m in local]
+        if not self._modulations:
+            self._disconnect("INCOMPATIBLE")
+            return
+        self.params = self._page_params(caps, self._modulations[0])
+        self._send_dcs()
+
+    def _page_params(
+        self, caps: Capabilities, modulation: str, index: int | None = None
+    ) -> DcsParams:
+        page = self.document[self.page_index if index is None else index]
+        resolution = image.wire_resolution(page.resolution)
+        if resolution == "superfine" and not (caps.superfine and self.config.superfine):
+            resolution = "fine"
+        if resolution == "fine" and not caps.fine:
+            resolution = "standard"
+        ecm = self.config.ecm and caps.ecm
+        coding = "mh"
+        if self.config.coding == "mmr" and caps.mmr and ecm:
+            coding = "mmr"
+        elif self.config.coding in ("mr", "mmr") and caps.mr:
+            coding = "mr"
+        width = page.width if page.width in caps.widths else 1728
+        length = "unlimited" if caps.length == "unlimited" else "a4"
+        scan = 0 if ecm else dcs_scan_code(min_scan_for(caps, resolution))
+        return DcsParams(
+            modulation, resolution, coding, width, length, scan, ecm, self.config.frame_size
+        )
+
+    def _send_dcs(self) -> None:
+        assert self.params is not None
+        frames = [self._frame("TSI", encode_ident(self.config.ident), final=False)]
+        if self.config.subaddress:
+            frames.append(self._frame("SUB", encode_ident(self.config.subaddress), final=False))
+        if self.config.sender_password:
+            frames.append(
+                self._frame("SID", encode_ident(self.config.sender_password), final=False)
+            )
+        frames.append(self._frame("DCS", self.params.encode()))
+        self.report.params = self.params
+        program: list[Command] = [
+            SendSilence(GAP),
+            Notify("negotiated", {"params": self.params, "remote_id": self.report.remote_id}),
+            SendFrames(tuple(frames)),
+            SendSilence(GAP),
+            SendData(image.tcf_data(self.params.modulation), self.params.modulation),
+        ]
+        self._send_command(program, "TX_PHBDEAD", "t_dcs_sent")
+
+    def _tx_got_cfr(self, frames: list[ParsedFrame]) -> None:
+        assert self.params is not None
+        self._trained = self.params.modulation
+        self._emit(StopTimer("T4"))
+        self._send_page()
+
+    def _tx_got_ftt(self, frames: list[ParsedFrame]) -> None:
+        self._emit(StopTimer("T4"))
+        lower = self._next_fallback()
+        if lower is None:
+            self._disconnect("CANNOT_TRAIN")
+            return
+        assert self.params is not None
+        self.params = self.params.with_modulation(lower)
+        self._send_dcs()
+
+    def _next_fallback(self) -> str | None:
+        assert self.params is not None
+        index = self._modulations.index(self.params.modulation) + 1
+        return self._modulations[index] if index < len(self._modulations) else None
+
+    def _send_dtc(self, caps: Capabilities) -> None:
+        """Poll: ask the far end (which offered a document in its DIS) to transmit."""
+        if not caps.ready_to_transmit:
+            self._disconnect("NOPOLL")
+            return
+        frames = [self._frame("CIG", encode_ident(self.config.ident), final=False)]
+        if self.config.polling_password:
+            frames.append(
+                self._frame("PWD", encode_ident(self.config.polling_password), final=False)
+            )
+        if self.config.selective_polling:
+            frames.append(
+                self._frame("SEP", encode_ident(self.config.selective_polling), final=False)
+            )
+        frames.append(self._frame("DTC", self.config.capabilities().encode()))
+        self._phase_b_frames = frames
+        self._phase_b_repeat = True
+        self._tries = 1
+        self._t1_running = True
+        self._goto("r_wait_cmd")
+        self._emit(
+            SendSilence(GAP),
+            SendFrames(tuple(frames)),
+            Listen(("V.21",)),
+            StartTimer("T4", self.config.t4),
+            StartTimer("T1", self.config.t1),
+        )
+
+    def _rx_got_dtc(self, frames: list[ParsedFrame]) -> None:
+        """We are polled: send our document if we have one and the password is right."""
+        idents = self._idents(frames)
+        self.report.remote_id = idents.get("CIG", self.report.remote_id)
+        self._phase_b_repeat = False
+        self._t1_running = False
+        self._emit(StopTimer("T1"), StopTimer("T4"), StopTimer("T2"))
+        wanted = self.config.polling_password
+        if wanted and idents.get("PWD") != wanted:
+            self.report.password_ok = False
+            self._disconnect("NOPOLL")
+            return
+        if not self.document:
+            self._disconnect("NOPOLL")
+            return
+        caps = Capabilities.decode(frames[-1].fif)
+        self.report.remote_caps = caps
+        self.x = 0  # we received DTC, not DIS
+        self._begin_transmit(caps)
+
+    # -- phase B, receiver: DCS and TCF --------------------------------------------------------------
+    def _rx_got_dcs(self, frames: list[ParsedFrame]) -> None:
+        idents = self._idents(frames)
+        self.report.remote_id = idents.get("TSI", self.report.remote_id)
+        self.report.subaddress = idents.get("SUB", self.report.subaddress)
+        self._phase_b_repeat = False
+        self._t1_running = False
+        self._emit(StopTimer("T1"), StopTimer("T4"), StopTimer("T2"), StopTimer("TCF"))
+        wanted = self.config.required_password
+        self._refuse = None
+        if wanted:
+            self.report.password_ok = idents.get("SID") == wanted
+            if not self.report.password_ok:
+                # Refused: say so with DCN where a CFR would go, after the TCF.
+                self._refuse = "PWD_UNACCEPTABLE"
+        try:
+            params = DcsParams.decode(frames[-1].fif)
+        except ValueError:
+            self._disconnect("INCOMPATIBLE")
+            return
+        if params.coding == "mmr" and not params.ecm:
+            self._disconnect("INCOMPATIBLE")
+            return
+        self.params = params
+        self.report.params = params
+        self._tcf = []
+        self._goto("r_tcf")
+        self._emit(Notify("negotiated", {"params": params, "remote_id": self.report.remote_id}))
+        if modulation_rate(params.modulation) > self.config.top_speed:
+            # Our modem cannot train at that rate: let the TCF go by, then say FTT.
+            wait = GAP + 1_393 * MS + int(image.TCF_SECONDS * SECOND) + 100 * MS
+            self._emit(Listen(("V.21",)), StartTimer("TCF", wait))
+            return
+        self._emit(Listen((params.modulation, "V.21")), StartTimer("TCF", self.config.t2))
+
+    def _check_tcf(self) -> None:
+        assert self.params is not None
+        self._emit(StopTimer("TCF"))
+        if self._refuse is not None:
+            self._disconnect(self._refuse)
+        elif image.tcf_ok(b"".join(self._tcf), self.params.modulation):
+            self._trained = self.params.modulation
+            self._post_response = []
+            self._ecm_frames = {}
+            self._respond([self._frame("CFR")], "r_wait_page", (self.params.modulation, "V.21"))
+        else:
+            self._respond([self._frame("FTT")], "r_wait_cmd")
+
+    # -- phase C/D, transmitter ----------------------------------------------------------------------
+    def _post_command(self) -> str:
+        """MPS when the next page goes with the same DCS, EOM when it needs a new one, EOP at the end."""
+        if self.page_index + 1 >= len(self.document):
+            return "EOP"
+        assert self.params is not None and self.report.remote_caps is not None
+        caps = self.report.remote_caps
+        following = self._page_params(caps, self.params.modulation, self.page_index + 1)
+        same = (following.resolution, following.width) == (
+            self.params.resolution,
+            self.params.width,
+        )
+        return "MPS" if same else "EOM"
+
+    def _short_train(self) -> bool:
+        assert self.params is not None
+        return self.params.modulation.startswith("V.17") and self._trained == self.params.modulation
+
+    def _send_page(self) -> None:
+        assert self.params is not None
+        if self.params.ecm:
+            self._send_page_ecm()
+            return
+        page = self.document[self.page_index]
+        data = image.encode_page(page, self.params)
+        self._post = self._post_command()
+        self._page_sends += 1
+        number = self.page_index + 1
+        self._emit(
+            SendSilence(GAP),
+            Notify("page_start", {"page": number, "pages": len(self.document), "bytes": len(data)}),
+            SendData(data, self.params.modulation, short_train=self._short_train()),
+            Notify("page_sent", {"page": number}),
+        )
+        program: list[Command] = [SendSilence(GAP), SendFrames((self._frame(self._post),))]
+        self._send_command(program, "TX_PHDDEAD", "t_post_sent")
+
+    def _send_page_ecm(self) -> None:
+        assert self.params is not None
+        page = self.document[self.page_index]
+        data = image.encode_page(page, self.params)
+        self._blocks = image.ecm_blocks(data, self.params.frame_size)
+        self._block = 0
+        self._post = self._post_command()
+        self._emit(
+            Notify(
+                "page_start",
+                {"page": self.page_index + 1, "pages": len(self.document), "bytes": len(data)},
+            )
+        )
+        self._send_block(None)
+
+    def _send_block(self, numbers: list[int] | None) -> None:
+        """Send the frames of the current block (all, or those a PPR asked for), RCP, then PPS."""
+        assert self.params is not None
+        block = self._blocks[self._block]
+        if numbers is None:
+            numbers = list(range(len(block)))
+            self._ppr_count = 0
+        frames = [make_frame("FCD", bytes((n,)) + block[n], final=False) for n in numbers]
+        frames += [make_frame("RCP", final=False)] * 3
+        self._emit(
+            SendSilence(GAP),
+            SendFrames(tuple(frames), self.params.modulation, self._short_train()),
+        )
+        self._trained = self.params.modulation
+        last_block = self._block == len(self._blocks) - 1
+        if last_block:
+            self._emit(Notify("page_sent", {"page": self.page_index + 1}))
+        post = self._post if last_block else None
+        fif = pps_fif(post, self.page_index, self._block, len(block), self.x)
+        program: list[Command] = [SendSilence(GAP), SendFrames((self._frame("PPS", fif),))]
+        self._send_command(program, "TX_PHDDEAD", "t_pps_sent")
+
+    def _page_done(self, confirmed: bool) -> None:
+        """MCF/RTP/PIP (or ERR) for the page's last block: go on with what the post command said."""
+        number = self.page_index + 1
+        if confirmed and number not in self.report.pages_confirmed:
+            self.report.pages_confirmed.append(number)
+            self._emit(Notify("page_confirmed", {"page": number}))
+        self._page_sends = 0
+        post = self._post
+        if post == "EOP":
+            self._disconnect("OK")
+            return
+        self.page_index += 1
+        if post == "EOM":
+            self.params = None
+            self._goto("t_wait_dis")
+            self._t1_running = True
+            self._emit(Listen(("V.21",)), StartTimer("T1", self.config.t1))
+            return
+        self._send_page()
+
+    def _tx_got_mcf(self, frames: list[ParsedFrame]) -> None:
+        self._emit(StopTimer("T4"), StopTimer("T5"))
+        self._t5_running = False
+        if self.state == "t_pps_sent" and self._block < len(self._blocks) - 1:
+            self._block += 1
+            self._send_block(None)
+            return
+        self._page_done(True)
+
+    def _tx_got_rtp(self, frames: list[ParsedFrame]) -> None:
+        """The page is kept, but retrain before the next one (DCS and TCF again)."""
+        self._emit(StopTimer("T4"))
+        number = self.page_index + 1
+        if number not in self.report.pages_confirmed:
+            self.report.pages_confirmed.append(number)
+            self._emit(Notify("page_confirmed", {"page": number}))
+        self._page_sends = 0
+        if self._post == "EOP":
+            self._disconnect("OK")
+            return
+        self.page_index += 1
+        if self._post == "EOM":
+            self.params = None
+            self._goto("t_wait_dis")
+            self._t1_running = True
+            self._emit(Listen(("V.21",)), StartTimer("T1", self.config.t1))
+            return
+        self._send_dcs()
+
+    def _tx_got_rtn(self, frames: list[ParsedFrame]) -> None:
+        """The page was refused: retrain (one step slower where possible) and send it again."""
+        self._emit(StopTimer("T4"))
+        assert self.params is not None
+        if self._page_sends >= self.config.page_tries:
+            at_bottom = self._next_fallback() is None
+            self._disconnect("CANNOT_TRAIN" if at_bottom else "RETRYDCN")
+            return
+        lower = self._next_fallback()
+        if lower is not None:
+            self.params = self.params.with_modulation(lower)
+        self._send_dcs()
+
+    def _tx_got_pip(self, frames: list[ParsedFrame]) -> None:
+        self._emit(StopTimer("T4"))
+        number = self.page_index + 1
+        if number not in self.report.pages_confirmed:
+            self.report.pages_confirmed.append(number)
+            self._emit(Notify("page_confirmed", {"page": number}))
+        more = self._post != "EOP"
+        self._disconnect("PROCEDURE_INTERRUPT" if more else "OK")
+
+    def _tx_got_pin(self, frames: list[ParsedFrame]) -> None:
+        self._emit(StopTimer("T4"))
+        self._disconnect("PROCEDURE_INTERRUPT")
+
+    def _tx_got_ppr(self, frames: list[ParsedFrame]) -> None:
+        assert self.params is not None
+        self._emit(StopTimer("T4"), StopTimer("T5"))
+        self._t5_running = False
+        block = self._blocks[self._block]
+        wanted = parse_ppr(frames[-1].fif, len(block)) or list(range(len(block)))
+        self._ppr_count += 1
+        if self._ppr_count % PPR_LIMIT == 0:
+            lower = self._next_fallback()
+            self._resend = wanted
+            if lower is not None:
+                self.params = self.params.with_modulation(lower)
+                self.report.params = self.params
+                program: list[Command] = [
+                    SendSilence(GAP),
+                    SendFrames((self._frame("CTC", ctc_fif(lower)),)),
+                ]
+                self._send_command(program, "TX_PHDDEAD", "t_ctc_sent")
+                return
+            last_block = self._block == len(self._blocks) - 1
+            post = self._post if last_block else None
+            fif = pps_fif(post, self.page_index, self._block, len(block), self.x)
+            program = [SendSilence(GAP), SendFrames((self._frame("EOR", fif),))]
+            self._send_command(program, "TX_PHDDEAD", "t_eor_sent")
+            return
+        self._resend_frames(wanted)
+
+    def _resend_frames(self, wanted: list[int]) -> None:
+        count = self._ppr_count
+        self._send_block(wanted)
+        self._ppr_count = count
+
+    def _tx_got_ctr(self, frames: list[ParsedFrame]) -> None:
+        self._emit(StopTimer("T4"))
+        self._trained = None  # no TCF after CTC: the next carrier trains long
+        self._resend_frames(self._resend)
+
+    def _tx_got_err(self, frames: list[ParsedFrame]) -> None:
+        """EOR acknowledged: the block stays as it arrived; go on."""
+        self._emit(StopTimer("T4"), StopTimer("T5"))
+        self._t5_running = False
+        self.report.ecm_errors += 1
+        if self._block < len(self._blocks) - 1:
+            self._block += 1
+            self._send_block(None)
+            return
+        self._page_done(False)
+
+    def _tx_got_rnr(self, frames: list[ParsedFrame]) -> None:
+        """The receiver is busy: ask again with RR until it is ready, for at most T5."""
+        self._emit(StopTimer("T4"))
+        if not self._t5_running:
+            self._t5_running = True
+            self._emit(StartTimer("T5", self.config.t5))
+        program: list[Command] = [SendSilence(GAP), SendFrames((self._frame("RR"),))]
+        self._cmd = program
+        self._tries = 1
+        self._emit(*program, Listen(("V.21",)), StartTimer("T4", self.config.t4))
+
+    # -- phase C/D, receiver -----------------------------------------------------------------------------
+    def _ecm_frame_in(self, frame: ParsedFrame) -> None:
+        if self.state != "r_page" or frame.type is None:
+            return
+        if frame.type.name == "FCD" and frame.fif:
+            self._ecm_frames[frame.fif[0]] = frame.fif[1:]
+
+    def _rx_got_post(self, frames: list[ParsedFrame]) -> None:
+        """MPS/EOP/EOM after a page without ECM: judge the page, keep it, answer."""
+        post = frames[-1].name.removeprefix("PRI-")
+        if not self._rx_page_ready:
+            # No page came since our last answer: the sender repeats the command.
+            self._rx_repeated_post(frames)
+            return
+        assert self.params is not None
+        self._rx_page_ready = False
+        data = b"".join(self._rx_data)
+        self._rx_data = []
+        page, quality = image.decode_page(data, self.params)
+        verdict = quality.verdict
+        response = {"good": "MCF", "poor": "RTP", "bad": "RTN"}[verdict]
+        if verdict != "bad":
+            response = self._keep_page(page, quality, len(data), verdict, post)
+        self._answer_post(response, post)
+
+    def _keep_page(
+        self, page: Page | None, quality: image.PageQuality, size: int, verdict: str, post: str
+    ) -> str:
+        """Give the page to the sink; the response: MCF/RTP, PIN if it could not be kept, PIP if
+        it was kept but no further page would fit."""
+        assert self.params is not None
+        received = ReceivedPage(
+            self.report.pages_received + 1, page, self.params, quality.lines,
+            quality.bad_lines, quality.longest_bad_run, verdict, size,
+        )  # fmt: skip
+        if not self.sink.store(received):
+            self._end_status = "NOMEM"
+            return "PIN"
+        self.report.pages_received += 1
+        self._emit(Notify("page_received", {"page": received.number, "verdict": verdict}))
+        if post != "EOP" and not self.sink.room_for_more():
+            self._end_status = "NOMEM"
+            return "PIP"
+        return "MCF" if verdict == "good" else "RTP"
+
+    def _answer_post(self, response: str, post: str) -> None:
+        assert self.params is not None
+        frames = [self._frame(response)]
+        self._post_response = frames
+        if response in ("PIP", "PIN"):
+            self._respond(frames, "r_wait_dcn")
+        elif response == "RTN":
+            self._respond(frames, "r_wait_cmd")
+        elif post == "EOP":
+            self._respond(frames, "r_wait_dcn")
+        elif post == "EOM":
+            # Back to phase B: the answer, then our DIS again for the next DCS.
+            self._emit(
+                StopTimer("T2"), SendSilence(GAP), SendFrames(tuple(frames)), SendSilence(GAP)
+            )
+            self._t1_running = True
+            self._emit(StartTimer("T1", self.config.t1))
+            self._send_dis()
+            self._last_response = frames
+        elif response == "RTP":
+            self._respond(frames, "r_wait_cmd")
+        else:
+            self._ecm_frames = {}
+            self._respond(frames, "r_wait_page", (self.params.modulation, "V.21"))
+
+    def _rx_repeated_post(self, frames: list[ParsedFrame]) -> None:
+        """A post-message command with no page before it: our answer to the last one was lost,
+        so give it again; with no answer given since CFR, the page never came: RTN."""
+        if self._post_response:
+            self._last_response = self._post_response
+            self._resend_response()
+        else:
+            self._respond([self._frame("RTN")], "r_wait_cmd")
+
+    def _rx_got_pps(self, frames: list[ParsedFrame]) -> None:
+        assert self.params is not None
+        try:
+            post, page_no, block_no, count = parse_pps(frames[-1].fif)
+        except FrameError:
+            self._respond([self._frame("CRP")], self.state)
+            return
+        if self._ecm_done_block == (page_no, block_no) and not self._ecm_frames:
+            self._resend_response()
+            return
+        missing = [n for n in range(count) if n not in self._ecm_frames]
+        if missing:
+            fif = ppr_map(missing, count)
+            self._respond(
+                [self._frame("PPR", fif)], "r_wait_page", (self.params.modulation, "V.21")
+            )
+            return
+        self._ecm_pending = (post, page_no, block_no, count)
+        self._ecm_block_answer()
+
+    def _ecm_block_answer(self) -> None:
+        assert self.params is not None and self._ecm_pending is not None
+        if not self.sink.ready():
+            self._respond([self._frame("RNR")], "r_wait_post")
+            return
+        post, page_no, block_no, count = self._ecm_pending
+        self._ecm_pending = None
+        self._ecm_page.extend(self._ecm_frames.get(n, b"") for n in range(count))
+        self._ecm_frames = {}
+        self._ecm_done_block = (page_no, block_no)
+        if post is None:
+            self._respond([self._frame("MCF")], "r_wait_page", (self.params.modulation, "V.21"))
+            return
+        self._ecm_page_complete(post.removeprefix("PRI-"), "MCF")
+
+    def _ecm_page_complete(self, post: str, response: str) -> None:
+        assert self.params is not None
+        data = b"".join(self._ecm_page)
+        self._ecm_page = []
+        page, quality = image.decode_page(data, self.params)
+        verdict = "poor" if self._ecm_holes else "good"
+        self._ecm_holes = False
+        kept = self._keep_page(page, quality, len(data), verdict, post)
+        if kept in ("PIP", "PIN"):
+            response = kept
+        self._answer_post(response, post)
+
+    def _rx_got_rr(self, frames: list[ParsedFrame]) -> None:
+        if self._ecm_pending is not None:
+            self._ecm_block_answer()
+        else:
+            self._resend_response()
+
+    def _rx_got_ctc(self, frames: list[ParsedFrame]) -> None:
+        assert self.params is not None
+        modulation = ctc_modulation(frames[-1].fif)
+        self.params = self.params.with_modulation(modulation)
+        self.report.params = self.params
+        self._respond([self._frame("CTR")], "r_wait_page", (modulation, "V.21"))
+
+    def _rx_got_eor(self, frames: list[ParsedFrame]) -> None:
+        """The sender gives up on the block's missing frames: take it as it is, answer ERR."""
+        assert self.params is not None
+        try:
+            post, page_no, block_no, count = parse_pps(frames[-1].fif)
+        except FrameError:
+            return
+        self._ecm_holes = self._ecm_holes or any(n not in self._ecm_frames for n in range(count))
+        self._ecm_page.extend(self._ecm_frames.get(n, b"") for n in range(count))
+        self._ecm_frames = {}
+        self._ecm_done_block = (page_no, block_no)
+        if post is None:
+            self._respond([self._frame("ERR")], "r_wait_page", (self.params.modulation, "V.21"))
+            return
+        self._ecm_page_complete(post.removeprefix("PRI-"), "ERR")
+
+
+__all__ = [
+    "KeepAll",
+    "PageSink",
+    "ReceivedPage",
+    "SessionReport",
+    "StationConfig",
+    "T30Session",
+]

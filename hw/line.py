@@ -1,0 +1,425 @@
+"""The virtual phone network: numbers, dialing, ringing, answer, busy, no answer, drops, noise.
+
+`PhoneNetwork` holds every station's `LineInterface` (the line port of one machine, or of the
+Class 1 modem, or of a tester) under its number, all on one clock. A station goes off hook and
+dials (tone dialing, with pauses); the exchange then gives a busy tone or rings the called line
+with the North American cadence until it answers (or the caller gives up: there is no network
+time-out). Once connected, each modem's signals reach the far modem at the instant they complete,
+through the impairments of both ends' lines: a bit-error rate per modulation (from the station's
+seeded random generator) and a top rate above which a carrier arrives garbled. A call can be cut
+now or at a given instant; hanging up tells the far end (loop-current break).
+
+Faults of DESIGN.md 3.2, as conditions on the station they are set on (`clear` removes them):
+- `line.busy`: the line is engaged: numbers this station dials give a busy tone, and callers
+  dialing this station get a busy tone;
+- `line.no_answer`: calls this station places ring out unanswered, and calls to this station
+  never reach it (the caller hears ringing that nobody answers);
+- `line.drop`: the call in progress is cut at once and the line is dead while the fault is set
+  (no dial tone: dialing fails; incoming calls ring unanswered);
+- `line.noise`: the local loop is noisy: the bit-error rates of `NOISE_BER` on everything this
+  station sends and receives (enough to force V.17 14400 and 12000 down and to mark a few lines).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .clock import MS, SECOND, Clock, Timer
+from .eventlog import EventLog
+from .modem import DATA, FRAMES, MODULATIONS, Modem, Signal
+
+DIAL_TONE_WAIT = 1 * SECOND  # off hook to the first digit (dial-tone detection)
+DTMF_TONE = 100 * MS  # tone dialing: each digit a 100 ms tone and a 100 ms gap
+DTMF_GAP = 100 * MS
+PAUSE = 3 * SECOND  # a dialing pause (REDIAL/PAUSE key); project choice, common fax default
+PAUSE_CHARS = ",Pp-"
+CONNECT_DELAY = 1 * SECOND  # last digit to the first ring or the busy tone (the exchange)
+RING_ON = 2 * SECOND  # North American ring cadence: 2 s on, 4 s off
+RING_OFF = 4 * SECOND
+
+# line.noise: bit-error rates by modulation; V.21's FSK at 300 bit/s shrugs the noise off.
+NOISE_BER: dict[str, float] = {
+    "V.21": 0.0,
+    "V.27ter/2400": 1e-6,
+    "V.27ter/4800": 1e-5,
+    "V.29/7200": 5e-5,
+    "V.29/9600": 2e-4,
+    "V.17/7200": 2e-5,
+    "V.17/9600": 5e-5,
+    "V.17/12000": 5e-4,
+    "V.17/14400": 2e-3,
+}
+OVER_RATE_BER = 0.02  # a carrier faster than the line can carry arrives this garbled
+
+
+@dataclass
+class Impairments:
+    """What one station's local loop does to signals: bit errors and a top rate."""
+
+    ber: dict[str, float] = field(default_factory=dict)  # by modulation key; "*" for any
+    max_rate: int | None = None  # bit/s; faster carriers arrive garbled
+
+    def ber_for(self, modulation: str) -> float:
+        return self.ber.get(modulation, self.ber.get("*", 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class LineEvent:
+    kind: str  # dialed | no_dial_tone | ringback | busy | ring | ring_off | answered |
+    #            connected | remote_hangup | dropped
+    n: int = 0  # ring number for ring / ring_off / ringback
+
+
+class Call:
+    """One call through the exchange, from dialing to the last hang-up."""
+
+    def __init__(self, caller: LineInterface, callee: LineInterface | None, number: str) -> None:
+        self.caller = caller
+        self.callee = callee
+        self.number = number
+        self.state = "ringing"  # ringing | connected | ended
+        self.rings = 0
+        self.ring_timer: Timer | None = None
+        self.connected_at: int | None = None
+
+    def other(self, line: LineInterface) -> LineInterface | None:
+        return self.callee if line is self.caller else self.caller
+
+
+class LineInterface:
+    """One station's line port: hook switch, dialer, ring detector, and the path to its modem."""
+
+    def __init__(
+        self,
+        network: PhoneNetwork,
+        number: str,
+        rng: random.Random | None = None,
+        log: EventLog | None = None,
+    ) -> None:
+        self.network = network
+        self.clock = network.clock
+        self.number = number
+        self.log = log
+        seed = (rng or random.Random(number)).getrandbits(63)
+        self.noise_rng = np.random.default_rng(seed)
+        self.listeners: list[Callable[[LineEvent], None]] = []
+        self.modem: Modem | None = None
+        self.state = "idle"  # idle | off_hook | dialing | calling | busy | ringing | connected
+        self.call: Call | None = None
+        self.impairments = Impairments()
+        self.busy_fault = False
+        self.no_answer_fault = False
+        self.dead = False
+        self.noise = False
+        self._timers: list[Timer] = []
+
+    # -- wiring ----------------------------------------------------------------------------------
+    def attach_modem(self, modem: Modem) -> None:
+        self.modem = modem
+        modem.line = self
+
+    # -- hook switch and dialer ------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+    @property
+    def off_hook(self) -> bool:
+        return self.state not in ("idle", "ringing")
+
+    def go_off_hook(self) -> None:
+        """Lift the line: answers a ringing call, else takes the line (dial tone) for dialing."""
+        if self.state == "ringing" and self.call is not None and self.call.state == "ringing":
+            self.network._answer(self.call)
+        elif self.state == "idle":
+            self.state = "off_hook"
+            self._event("off_hook")
+
+    def hang_up(self) -> None:
+        """Put the line on hook, ending our call; a line ringing on hook stays ringing."""
+        if self.state in ("idle", "ringing"):
+            return
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        call = self.call
+        self.state = "idle"
+        self.call = None
+        if self.modem is not None:
+            self.modem.line_lost()
+        if call is not None and call.state != "ended":
+            self.network._end(call, by=self)
+        self._event("on_hook")
+
+    def dial(self, digits: str) -> int:
+        """Dial `digits` (0-9 * #, pauses as , P or -); returns the instant dialing ends.
+
+        The exchange answers CONNECT_DELAY later with a busy tone or ringing (events).
+        """
+        if self.state == "idle":
+            self.go_off_hook()
+        if self.state != "off_hook":
+            raise RuntimeError(f"cannot dial in line state {self.state}")
+        if self.dead:
+            self._later(DIAL_TONE_WAIT, self._event, "no_dial_tone")
+            return self.clock.now + DIAL_TONE_WAIT
+        self.state = "dialing"
+        t = DIAL_TONE_WAIT
+        number = ""
+        for ch in digits:
+            if ch in PAUSE_CHARS:
+                t += PAUSE
+            elif ch.isdigit() or ch in "*#":
+                t += DTMF_TONE + DTMF_GAP
+                number += ch
+            elif ch in " ()":
+                continue
+            else:
+                raise ValueError(f"cannot dial {ch!r}")
+        self._later(t, self._dialed, number)
+        return self.clock.now + t
+
+    def _dialed(self, number: str) -> None:
+        self._event("dialed")
+        self._later(CONNECT_DELAY, self.network._place_call, self, number)
+
+    # -- signals ----------------------------------------------------------------------------------
+    def transmit(self, signal: Signal) -> None:
+        """A signal from our modem, completing now: it reaches the far modem through both loops."""
+        call = self.call
+        if call is None or call.state != "connected":
+            return
+        far = call.other(self)
+        if far is None or far.modem is None:
+            return
+        if signal.kind in (FRAMES, DATA):
+            signal = self._impair(signal, far)
+        far.modem.on_line_signal(signal)
+
+    def _impair(self, signal: Signal, far: LineInterface) -> Signal:
+        mod = signal.modulation
+        ber = 1.0 - (1.0 - self._ber(mod)) * (1.0 - far._ber(mod))
+        rate = MODULATIONS[mod].rate
+        for limit in (self.impairments.max_rate, far.impairments.max_rate):
+            if limit is not None and rate > limit:
+                ber = max(ber, OVER_RATE_BER)
+        if ber <= 0.0:
+            return signal
+        rng = far.noise_rng  # noise is heard at the receiving end
+        if signal.kind == DATA:
+            return Signal(DATA, mod, data=flip_bits(signal.data, ber, rng))
+        frames = []
+        for frame, ok in signal.frames:
+            bits = (len(frame) + 2) * 8
+            if rng.random() < 1.0 - (1.0 - ber) ** bits:
+                pos = int(rng.integers(0, bits))
+                if pos < len(frame) * 8:
+                    data = bytearray(frame)
+                    data[pos >> 3] ^= 1 << (pos & 7)
+                    frame = bytes(data)
+                ok = False
+            frames.append((frame, ok))
+        return Signal(FRAMES, mod, frames=tuple(frames))
+
+    def _ber(self, modulation: str) -> float:
+        ber = self.impairments.ber_for(modulation)
+        if self.noise:
+            ber = max(ber, NOISE_BER.get(modulation, 0.0))
+        return ber
+
+    def impair(
+        self, *, ber: dict[str, float] | float | None = None, max_rate: int | None = None
+    ) -> None:
+        """Set this loop's impairments (a float BER applies to every high-speed modulation)."""
+        if isinstance(ber, float | int):
+            ber = {key: float(ber) for key in MODULATIONS if key != "V.21"}
+        self.impairments = Impairments(dict(ber or {}), max_rate)
+
+    # -- drops ----------------------------------------------------------------------------------------
+    def cut(self) -> None:
+        """The network drops the call now; both ends lose the line."""
+        if self.call is not None and self.call.state != "ended":
+            self.network._drop(self.call)
+
+    def cut_at(self, when: int) -> Timer:
+        return self.clock.call_at(when, self.cut, label="line cut")
+
+    # -- faults -----------------------------------------------------------------------------------
+    def set_fault(self, name: str, on: bool) -> None:
+        if name == "line.busy":
+            self.busy_fault = on
+        elif name == "line.no_answer":
+            self.no_answer_fault = on
+        elif name == "line.drop":
+            self.dead = on
+            if on:
+                self.cut()
+        elif name == "line.noise":
+            self.noise = on
+        else:
+            raise KeyError(name)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _later(self, delay: int, fn: Callable[..., Any], *args: Any) -> None:
+        self._timers = [t for t in self._timers if not t.cancelled]
+        self._timers.append(self.clock.call_later(delay, fn, *args, label="line"))
+
+    def _event(self, kind: str, n: int = 0) -> None:
+        if self.log is not None:
+            fields: dict[str, Any] = {"n": n} if n else {}
+            self.log.emit("line", kind, **fields)
+        event = LineEvent(kind, n)
+        for fn in list(self.listeners):
+            fn(event)
+
+
+class PhoneNetwork:
+    """The exchange: numbers to line ports, call set-up and tear-down, all on one clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.lines: dict[str, LineInterface] = {}
+
+    def add_line(
+        self, number: str, rng: random.Random | None = None, log: EventLog | None = None
+    ) -> LineInterface:
+        if number in self.lines:
+            raise ValueError(f"number {number} is taken on this network")
+        line = LineInterface(self, number, rng, log)
+        self.lines[number] = line
+        return line
+
+    def renumber(self, line: LineInterface, number: str) -> None:
+        if self.lines.get(number) not in (None, line):
+            raise ValueError(f"number {number} is taken on this network")
+        self.lines.pop(line.number, None)
+        line.number = number
+        self.lines[number] = line
+
+    def attach(self, board: Any, number: str) -> LineInterface:
+        """Give a machine's board its line port and modem, its line faults, and power handling."""
+        line = self.add_line(number, board.random, board.log)
+        modem = Modem(self.clock)
+        line.attach_modem(modem)
+        board.line = line
+        board.modem = modem
+        for name in ("line.busy", "line.no_answer", "line.drop", "line.noise"):
+            board.faults.register(
+                name,
+                lambda name=name: line.set_fault(name, True),
+                lambda name=name: line.set_fault(name, False),
+            )
+
+        def power(on: bool) -> None:
+            if not on:
+                line.hang_up()
+
+        board.power_listeners.append(power)
+        return line
+
+    def connect(self, machine: Any) -> LineInterface:
+        """The simulation's hook: a machine (anything with `board` and `number`) joins the network."""
+        return self.attach(machine.board, str(machine.number))
+
+    # -- the exchange --------------------------------------------------------------------------------
+    def _place_call(self, caller: LineInterface, number: str) -> None:
+        if caller.state != "dialing":
+            return
+        callee = self.lines.get(number)
+        busy = caller.busy_fault or (
+            callee is not None and (callee.busy_fault or callee.state != "idle" or callee is caller)
+        )
+        if busy:
+            caller.state = "busy"
+            caller._event("busy")
+            return
+        call = Call(caller, callee, number)
+        caller.call = call
+        caller.state = "calling"
+        # An unassigned number, or a call lost on the way, rings out with nobody at the far end.
+        reaches = callee is not None and not caller.no_answer_fault and not callee.no_answer_fault
+        if reaches and callee is not None:
+            callee.call = call
+            callee.state = "ringing"
+        else:
+            call.callee = None
+        self._ring(call)
+
+    def _ring(self, call: Call) -> None:
+        if call.state != "ringing":
+            return
+        call.rings += 1
+        call.caller._event("ringback", call.rings)
+        if call.callee is not None:
+            call.callee._event("ring", call.rings)
+        call.ring_timer = self.clock.call_later(RING_ON, self._ring_off, call, label="ring off")
+
+    def _ring_off(self, call: Call) -> None:
+        if call.state != "ringing":
+            return
+        if call.callee is not None:
+            call.callee._event("ring_off", call.rings)
+        call.ring_timer = self.clock.call_later(RING_OFF, self._ring, call, label="ring")
+
+    def _answer(self, call: Call) -> None:
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+        call.state = "connected"
+        call.connected_at = self.clock.now
+        call.caller.state = "connected"
+        assert call.callee is not None
+        call.callee.state = "connected"
+        call.callee._event("connected")
+        call.caller._event("answered")
+
+    def _end(self, call: Call, by: LineInterface) -> None:
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+        call.state = "ended"
+        other = call.other(by)
+        if other is not None and other.call is call:
+            other.call = None
+            if other.modem is not None:
+                other.modem.line_lost()
+            other.state = "idle" if other.state == "ringing" else "off_hook"
+            other._event("remote_hangup")
+
+    def _drop(self, call: Call) -> None:
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+        call.state = "ended"
+        for line in (call.caller, call.callee):
+            if line is not None and line.call is call:
+                line.call = None
+                if line.modem is not None:
+                    line.modem.line_lost()
+                line.state = "idle" if line.state == "ringing" else "off_hook"
+                line._event("dropped")
+
+
+def flip_bits(data: bytes, ber: float, rng: np.random.Generator) -> bytes:
+    """`data` with each bit flipped with probability `ber` (the errors drawn from `rng`)."""
+    nbits = len(data) * 8
+    count = int(rng.binomial(nbits, min(ber, 1.0))) if nbits else 0
+    if count == 0:
+        return data
+    positions = rng.integers(0, nbits, size=count)
+    out = np.frombuffer(data, dtype=np.uint8).copy()
+    np.bitwise_xor.at(out, positions >> 3, (1 << (positions & 7)).astype(np.uint8))
+    return out.tobytes()
+
+
+__all__ = [
+    "Call",
+    "Impairments",
+    "LineEvent",
+    "LineInterface",
+    "NOISE_BER",
+    "PhoneNetwork",
+    "flip_bits",
+]
