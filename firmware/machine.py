@@ -20,7 +20,7 @@ from .directory import Directory, Entry
 from .entry import DIAL_KEYS, NumberEntry, TextEntry
 from .features import Features
 from .journal import Journal
-from .settings import Settings
+from .settings import EMAIL_RE, Settings
 
 MODES = ("fax", "copy", "scan")
 MESSAGE_TIME = 2 * SECOND  # COMPLETED and other notices (sister model: COMPLETED shown 2 s)
@@ -205,33 +205,117 @@ class StandbyScreen(Screen):
         return False
 
 
-class DialScreen(Screen):
-    """Number entry in FAX mode; SET adds the number to a broadcast list."""
+class EntryScreen(Screen):
+    """A screen where the operator enters something for a job: STOP abandons it, RESOLUTION and
+    CONTRAST still work, and the panel timeout applies."""
 
     takes_timeout = True
 
+    def key_STOP(self) -> None:
+        self.fw.go_home()
+
+    def key_RESOLUTION(self) -> None:
+        self.fw.cycle_resolution()
+
+    def key_CONTRAST(self) -> None:
+        self.fw.cycle_contrast()
+
+
+class DestinationScreen(EntryScreen):
+    """Entry of destinations (fax numbers or e-mail addresses): SET adds the one shown to a list and
+    starts the next (broadcast), CLEAR on an empty entry takes the last one back, START runs the
+    feature for all of them. Recalled directory entries show their name on line 1."""
+
+    feature = ""
+    resume_trigger = ""
+
     def __init__(self, fw: Firmware) -> None:
         super().__init__(fw)
-        self.entry = NumberEntry(max_len=32, allow_pause=True)
-        self.numbers: list[str] = []
+        self.items: list[str] = []
         self.title = ""
+        self.entry: NumberEntry | TextEntry = self.new_entry()
+
+    def new_entry(self, value: str = "") -> NumberEntry | TextEntry:
+        raise NotImplementedError
+
+    def heading(self) -> str:
+        raise NotImplementedError
+
+    def render(self) -> None:
+        self.fw.lcd.show(self.title or self.heading(), self.entry.render())
+
+    def take(self, value: str, title: str) -> None:
+        """A recalled destination: the one being entered joins the list, this one is shown."""
+        if self.entry.value:
+            self.items.append(self.entry.value)
+        self.entry = self.new_entry(value)
+        if isinstance(self.entry, TextEntry):
+            self.entry.fix()
+        self.title = title
+        self.render()
+
+    def refuse(self, line1: str, line2: str = "") -> None:
+        self.fw.notice(line1, line2, then=self.fw.resumer(self, self.resume_trigger))
+
+    def destinations(self) -> list[str]:
+        if isinstance(self.entry, TextEntry):
+            self.entry.fix()
+        return [*self.items, *([self.entry.value] if self.entry.value else [])]
+
+    def key_CLEAR(self) -> None:
+        if not self.entry.value:
+            if self.items:
+                self.entry = self.new_entry(self.items.pop())
+                return self.render()
+            return self.fw.go_home()
+        self.title = ""
+        self.entry.key("CLEAR")
+        self.render()
+
+    def key_SET(self) -> None:
+        value = self.destinations()
+        if self.entry.value:
+            self.items = value
+            self.entry = self.new_entry()
+            self.title = ""
+        self.render()
+
+    def key_SPEED_DIAL(self) -> None:
+        self.fw.open_speed_dial()
+
+    def key_START(self) -> None:
+        targets = self.destinations()
+        if not targets:
+            return self.fw.beep("START")
+        self.start(targets)
+
+    def start(self, targets: list[str]) -> None:
+        raise NotImplementedError
+
+
+class DialScreen(DestinationScreen):
+    """Number entry in FAX mode."""
+
+    feature = "fax_send"
+    resume_trigger = "resume_entry_dial"
+
+    def new_entry(self, value: str = "") -> NumberEntry:
+        return NumberEntry(value, max_len=32, allow_pause=True)
+
+    @property
+    def numbers(self) -> list[str]:
+        return self.items
 
     def reset(self, value: str = "", title: str = "") -> None:
-        self.entry = NumberEntry(value, max_len=32, allow_pause=True)
-        self.numbers = []
+        self.entry = self.new_entry(value)
+        self.items = []
         self.title = title
 
     def entry_info(self) -> tuple[str, bool] | None:
         return ("digits", False)
 
-    def render(self) -> None:
-        if self.title:
-            line1 = self.title
-        elif self.numbers:
-            line1 = f"BROADCAST {len(self.numbers) + 1:02d}"
-        else:
-            line1 = "FAX NUMBER"
-        self.fw.lcd.show(line1, self.entry.render())
+    def heading(self) -> str:
+        return f"BROADCAST {len(self.items) + 1:02d}" if self.items else "FAX NUMBER"
 
     def key_any(self, key: str) -> bool:
         if key in DIAL_KEYS or key == "REDIAL_PAUSE":
@@ -246,48 +330,12 @@ class DialScreen(Screen):
 
     def add_entry(self, entry: Entry | None) -> None:
         if entry is None or entry.fax is None:
-            return self.fw.notice("NOT REGISTERED", "", then=self.fw.resumer(self, "resume_entry_dial"))
-        if self.entry.value:
-            self.numbers.append(self.entry.value)
-        self.entry = NumberEntry(entry.fax, max_len=32, allow_pause=True)
-        self.title = entry.name or entry.label
-        self.render()
+            return self.refuse("NOT REGISTERED")
+        self.take(entry.fax, entry.name or entry.label)
 
-    def key_CLEAR(self) -> None:
-        if not self.entry.value:
-            if self.numbers:
-                self.entry = NumberEntry(self.numbers.pop(), max_len=32, allow_pause=True)
-                return self.render()
-            return self.fw.go_home()
-        self.title = ""
-        self.entry.key("CLEAR")
-        self.render()
-
-    def key_STOP(self) -> None:
-        self.fw.go_home()
-
-    def key_SET(self) -> None:
-        if self.entry.value:
-            self.numbers.append(self.entry.value)
-            self.entry = NumberEntry(max_len=32, allow_pause=True)
-            self.title = ""
-        self.render()
-
-    def key_SPEED_DIAL(self) -> None:
-        self.fw.open_speed_dial()
-
-    def key_RESOLUTION(self) -> None:
-        self.fw.cycle_resolution()
-
-    def key_CONTRAST(self) -> None:
-        self.fw.cycle_contrast()
-
-    def key_START(self) -> None:
-        numbers = [*self.numbers, *([self.entry.value] if self.entry.value else [])]
-        if not numbers:
-            return self.fw.beep("START")
-        self.fw.last_number = numbers[-1]
-        self.fw.run_feature("fax_send", numbers=numbers)
+    def start(self, targets: list[str]) -> None:
+        self.fw.last_number = targets[-1]
+        self.fw.run_feature("fax_send", numbers=targets)
 
 
 class SpeedDialScreen(Screen):
@@ -358,9 +406,7 @@ class SpeedDialScreen(Screen):
         self.fw.go_home()
 
 
-class CopiesScreen(Screen):
-    takes_timeout = True
-
+class CopiesScreen(EntryScreen):
     def __init__(self, fw: Firmware) -> None:
         super().__init__(fw)
         self.entry = NumberEntry(max_len=2, keys="0123456789")
@@ -384,55 +430,47 @@ class CopiesScreen(Screen):
         self.entry.key("CLEAR")
         self.render()
 
-    def key_STOP(self) -> None:
-        self.fw.go_home()
-
-    def key_RESOLUTION(self) -> None:
-        self.fw.cycle_resolution()
-
-    def key_CONTRAST(self) -> None:
-        self.fw.cycle_contrast()
-
     def key_START(self) -> None:
         count = int(self.entry.value or "1")
         if not 1 <= count <= 99:
             self.entry = NumberEntry(max_len=2, keys="0123456789")
-            return self.fw.notice("NO. OF COPIES", "OUT OF RANGE 1-99", then=self.fw.resumer(self, "resume_entry_copies"))
+            then = self.fw.resumer(self, "resume_entry_copies")
+            return self.fw.notice("NO. OF COPIES", "OUT OF RANGE 1-99", then=then)
         self.fw.run_feature("copy", copies=count)
 
 
-class AddressScreen(Screen):
-    """An e-mail address typed on the keypad (multi-tap), or recalled; SET adds another one."""
+class AddressScreen(DestinationScreen):
+    """An e-mail address typed on the keypad (multi-tap), or recalled."""
 
-    takes_timeout = True
+    feature = "scan_email"
+    resume_trigger = "resume_entry_address"
 
-    def __init__(self, fw: Firmware) -> None:
-        super().__init__(fw)
-        self.entry = TextEntry(fw.clock, max_len=63, lower=True)
-        self.addresses: list[str] = []
-        self.title = ""
+    def new_entry(self, value: str = "") -> TextEntry:
+        return TextEntry(self.fw.clock, value, max_len=63, lower=True)
+
+    @property
+    def addresses(self) -> list[str]:
+        return self.items
 
     def reset(self) -> None:
-        self.entry = TextEntry(self.fw.clock, max_len=63, lower=True)
-        self.addresses = []
+        self.entry = self.new_entry()
+        self.items = []
         self.title = ""
 
     def entry_info(self) -> tuple[str, bool] | None:
+        assert isinstance(self.entry, TextEntry)
         return ("text", self.entry.lower)
 
-    def render(self) -> None:
-        if self.title:
-            line1 = self.title
-        else:
-            count = f" {len(self.addresses) + 1}" if self.addresses else ""
-            line1 = f"E-MAIL{count}".ljust(16) + self.entry.case_label
-        self.fw.lcd.show(line1, self.entry.render())
+    def heading(self) -> str:
+        assert isinstance(self.entry, TextEntry)
+        count = f" {len(self.items) + 1}" if self.items else ""
+        return f"E-MAIL{count}".ljust(16) + self.entry.case_label
 
     def key_any(self, key: str) -> bool:
         if key.startswith("ONE_TOUCH_"):
             entry = self.fw.directory.get("one_touch", int(key[-2:]))
             if entry is None or entry.email is None:
-                self.fw.notice("NO E-MAIL ADDRESS", "", then=self.fw.resumer(self, "resume_entry_address"))
+                self.refuse("NO E-MAIL ADDRESS")
             else:
                 self.add(entry)
             return True
@@ -443,54 +481,13 @@ class AddressScreen(Screen):
         return False
 
     def add(self, entry: Entry) -> None:
-        if self.entry.value:
-            self.addresses.append(self.entry.value)
-        self.entry = TextEntry(self.fw.clock, entry.email or "", max_len=63, lower=True)
-        self.entry.fix()
-        self.title = entry.name or entry.label
-        self.render()
+        self.take(entry.email or "", entry.name or entry.label)
 
-    def key_SET(self) -> None:
-        self.entry.fix()
-        if self.entry.value:
-            self.addresses.append(self.entry.value)
-            self.entry = TextEntry(self.fw.clock, max_len=63, lower=True)
-            self.title = ""
-        self.render()
-
-    def key_CLEAR(self) -> None:
-        if not self.entry.value:
-            if self.addresses:
-                self.entry = TextEntry(self.fw.clock, self.addresses.pop(), max_len=63, lower=True)
-                return self.render()
-            return self.fw.go_home()
-        self.title = ""
-        self.entry.key("CLEAR")
-        self.render()
-
-    def key_STOP(self) -> None:
-        self.fw.go_home()
-
-    def key_SPEED_DIAL(self) -> None:
-        self.fw.open_speed_dial()
-
-    def key_RESOLUTION(self) -> None:
-        self.fw.cycle_resolution()
-
-    def key_CONTRAST(self) -> None:
-        self.fw.cycle_contrast()
-
-    def key_START(self) -> None:
-        self.entry.fix()
-        addresses = [*self.addresses, *([self.entry.value] if self.entry.value else [])]
-        if not addresses:
-            return self.fw.beep("START")
-        from .settings import EMAIL_RE
-
-        bad = [a for a in addresses if not EMAIL_RE.fullmatch(a)]
+    def start(self, targets: list[str]) -> None:
+        bad = [a for a in targets if not EMAIL_RE.fullmatch(a)]
         if bad:
-            return self.fw.notice("INVALID ADDRESS", bad[0], then=self.fw.resumer(self, "resume_entry_address"))
-        self.fw.run_feature("scan_email", addresses=addresses)
+            return self.refuse("INVALID ADDRESS", bad[0])
+        self.fw.run_feature("scan_email", addresses=targets)
 
 
 class MessageScreen(Screen):
