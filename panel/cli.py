@@ -342,9 +342,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.record is not None:
         interp.recorder = Recorder(args.record, sim.clock)
     endpoints: list[Any] = []
+    announced: list[str] = []  # the endpoint lines printed at start, for the window's status strip
     status = 0
     try:
-        endpoints = start_endpoints(args, sim, runner, interp, settings)
+        endpoints = start_endpoints(args, sim, runner, interp, settings, announced)
     except (OSError, ValueError) as exc:
         print(f"estudio190f run: {exc}", file=sys.stderr)
         status = 2
@@ -355,7 +356,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop_signals(runner)
         window = None
         if not args.headless and os.environ.get("DISPLAY"):
-            window = start_window(sim, runner, interp)
+            window = start_window(sim, runner, interp, announced)
         if window is None:
             Prompt(interp, runner).start()
         try:
@@ -386,12 +387,19 @@ def stop_signals(runner: Runner) -> None:
 
 
 def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, interp: Interpreter,
-                    settings: SettingsFile | None) -> list[Any]:
-    """Serial endpoints, the Class 1 modem and the relay; each prints its line (DESIGN.md 3.1)."""
+                    settings: SettingsFile | None, announced: list[str] | None = None) -> list[Any]:
+    """Serial endpoints, the Class 1 modem and the relay; each prints its line (DESIGN.md 3.1),
+    which is also added to `announced` when given."""
     endpoints: list[Any] = []
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+        if announced is not None:
+            announced.append(line)
+
     if args.relay == "default":
         relay = sim.start_relay(args.out / "mail")
-        print(f"relay smtp 127.0.0.1:{relay.port}", flush=True)
+        announce(f"relay smtp 127.0.0.1:{relay.port}")
     for spec in args.serial:
         try:
             from .console import open_endpoint
@@ -405,7 +413,7 @@ def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, i
                 opened.close()
             raise
         endpoints.append(endpoint)
-        print(endpoint.describe(), flush=True)
+        announce(endpoint.describe())
     if args.modem_pty:
         try:
             from .class1 import open_modem_pty
@@ -413,16 +421,18 @@ def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, i
             raise ValueError("--modem-pty: the Class 1 modem is not part of this build") from None
         modem = open_modem_pty(args.modem_pty, args.modem_number, sim, runner)
         endpoints.append(modem)
-        print(f"modem pty {modem.link} number {args.modem_number}", flush=True)
+        announce(f"modem pty {modem.link} number {args.modem_number}")
     return endpoints
 
 
-def start_window(sim: Simulation, runner: Runner, interp: Interpreter) -> Any:
+def start_window(sim: Simulation, runner: Runner, interp: Interpreter,
+                 endpoint_lines: Sequence[str] = ()) -> Any:
+    """The desktop window (docs/window.md), or None when Tk cannot start here."""
     try:
         from .window import open_window
     except ImportError:
         return None
-    return open_window(sim, runner, interp)
+    return open_window(sim, runner, interp, endpoint_lines)
 
 
 if __name__ == "__main__":
