@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .copy_job import PaperHandling
 from .email.scan_to_email import EmailResult, ScanToEmail
+from .fax_job import install as install_fax
 from .image_memory import MemoryFull
 from .reports import ReportHeader, directory_list, function_list, journal_report, test_pattern
 
@@ -40,6 +41,9 @@ def install(fw: Firmware) -> None:
     fw.features.register("report", reports.run)
     fw.features.register("service_print", reports.test_print)
     BackgroundPrinting(fw, paper)
+    # Sending, receiving and polling on the line (fw.fax): after the print queue, whose
+    # recovery at boot comes first.
+    install_fax(fw, paper)
     fw.memory_clear_hooks.append(lambda: _clear_mail(fw, email))
     email.listeners.append(lambda result: _mail_indicator(fw, email))
     fw.boot_hooks.append(lambda: _mail_indicator(fw, email))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from estudio190f.hw.nvram import Nvram
 
 from . import codec

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from estudio190f.hw.board import Board
-from estudio190f.hw.clock import MS, SECOND, Timer
 from transitions.extensions import HierarchicalMachine
 from transitions.extensions.nesting import NestedState
+
+from estudio190f.hw.board import Board
+from estudio190f.hw.clock import MS, SECOND, Timer
 
 from .directory import Directory, Entry
 from .entry import DIAL_KEYS, NumberEntry, TextEntry
@@ -127,7 +128,7 @@ class StandbyScreen(Screen):
     def render(self) -> None:
         fw = self.fw
         alert = fw.alert_text()
-        fw.lcd.show(fw.clock_text(), alert or f"{fw.mode.upper()} READY")
+        fw.lcd.show(fw.clock_text(), alert or fw.ready_text())
 
     def key_FAX(self) -> None:
         self.fw.set_mode("fax")
@@ -306,16 +307,28 @@ class DialScreen(DestinationScreen):
     def numbers(self) -> list[str]:
         return self.items
 
+    # Send options chosen with FUNCTION (feature "fax_options": delayed TX, polling): they go to
+    # the send feature with the numbers, and line 1 names them.
+    options: dict[str, Any] = {}
+    option_label = ""
+
     def reset(self, value: str = "", title: str = "") -> None:
         self.entry = self.new_entry(value)
         self.items = []
         self.title = title
+        self.options = {}
+        self.option_label = ""
 
     def entry_info(self) -> tuple[str, bool] | None:
         return ("digits", False)
 
     def heading(self) -> str:
+        if self.option_label:
+            return self.option_label
         return f"BROADCAST {len(self.items) + 1:02d}" if self.items else "FAX NUMBER"
+
+    def key_FUNCTION(self) -> None:
+        self.fw.run_feature("fax_options", dial=self)
 
     def key_any(self, key: str) -> bool:
         if key in DIAL_KEYS or key == "REDIAL_PAUSE":
@@ -335,7 +348,7 @@ class DialScreen(DestinationScreen):
 
     def start(self, targets: list[str]) -> None:
         self.fw.last_number = targets[-1]
-        self.fw.run_feature("fax_send", numbers=targets)
+        self.fw.run_feature("fax_send", numbers=targets, **self.options)
 
 
 class SpeedDialScreen(Screen):
@@ -607,6 +620,8 @@ class Firmware:
         self.boot_hooks: list[Callable[[], None]] = []
         self.power_off_hooks: list[Callable[[], None]] = []
         self.memory_clear_hooks: list[Callable[[], None]] = []
+        # What standby adds after READY on line 2 (e.g. the fax jobs' "REDIAL"): first non-empty.
+        self.standby_notes: list[Callable[[], str]] = []
         self.indicators: dict[str, str] = {"MEMORY": "off", "LINE": "off"}
         self._indicator_sources: dict[tuple[str, str], str] = {}
         self.paper: Any = None  # firmware.copy_job.PaperHandling
@@ -921,6 +936,14 @@ class Firmware:
 
     def alert_text(self) -> str:
         return next(iter(self.alerts.values()), "")
+
+    def ready_text(self) -> str:
+        """Standby's line 2: `FAX READY`, with a note right-aligned when a feature has one."""
+        ready = f"{self.mode.upper()} READY"
+        note = next((n for n in (fn() for fn in self.standby_notes) if n), "")
+        if note and len(ready) + 1 + len(note) <= 20:
+            return ready + note.rjust(20 - len(ready))
+        return ready
 
     # -- clock ------------------------------------------------------------------------------
     def clock_text(self) -> str:

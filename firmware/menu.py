@@ -51,6 +51,9 @@ MENU = Item("FUNCTION", children=(
     Item("TRANSMIT", children=(
         S("transmit.header"), S("transmit.mode"), S("transmit.report"),
         S("transmit.redial_tries"), S("transmit.redial_interval"),
+        Item("POLLING DOCUMENT", action="feature:polling_document"),
+        S("polling.password"), S("polling.keep"),
+        Item("CANCEL MEMORY TX", action="feature:fax_cancel_files"),
     )),
     Item("E-MAIL", children=(
         S("smtp.host"), S("smtp.port"), S("smtp.security"), S("smtp.auth"), S("smtp.user"),
@@ -476,6 +479,8 @@ class MenuScreen(Screen):
             editor = Confirm(fw, "FACTORY RESET?", self._factory_reset)
         elif item.action and item.action.startswith("report:"):
             return fw.run_feature("report", which=item.action.split(":", 1)[1])
+        elif item.action and item.action.startswith("feature:"):
+            return fw.run_feature(item.action.split(":", 1)[1])
         if editor is None:
             return fw.beep("SET")
         self.editor = editor

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MS, SECOND
 from estudio190f.hw.printer import (

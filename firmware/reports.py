@@ -17,8 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from estudio190f.hw.printer import PAPER_SIZES_MM
 from PIL import Image, ImageDraw, ImageFont
+
+from estudio190f.hw.printer import PAPER_SIZES_MM
 
 from .page import LINES_PER_MM, STANDARD_WIDTH, Page
 from .settings import SETTINGS

@@ -22,11 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from PIL import Image
+
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MS
 from estudio190f.hw.document import Sheet
 from estudio190f.hw.scanner import EXIT_MM, LINE_PERIOD, REGISTRATION_MM, ScanBand
-from PIL import Image
 
 from .page import LINES_PER_MM, Page
 

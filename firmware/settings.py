@@ -161,6 +161,10 @@ SETTINGS: tuple[Setting, ...] = (
          "Seconds to wait for the relay's reply after the final dot (10 min).", "s"),
     _int("panel.timeout", 60, "PANEL TIMEOUT", 0, 600, SISTER + " (menus time out); value a project choice",
          "Seconds without a key before a menu or an entry returns to standby (0: never).", "s"),
+    _str("polling.password", "secret", "", "POLLING PASSWORD", 20, CHOICE + " (T.30 PWD, up to 20 characters)",
+         "Sent as PWD when this machine polls; when set, a machine polling this one must send it. Never shown."),
+    _choice("polling.keep", "delete", "POLLED DOCUMENT", ("delete", "keep"), CHOICE,
+            "After the polling document has been sent: DELETE it, or KEEP it for further polls."),
 )  # fmt: skip
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -15,6 +15,7 @@ import struct
 from collections.abc import Sequence
 
 import numpy as np
+
 from estudio190f.firmware.codec import CodecError, decode, encode
 from estudio190f.firmware.page import X_DPI, Y_DPI, Page
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from estudio190f.firmware.settings import SettingsFile, SettingsFileError, load_settings_file
-
 from estudio190f import __version__
+from estudio190f.firmware.settings import SettingsFile, SettingsFileError, load_settings_file
 
 from .interpreter import ExpectationFailed, Interpreter, Recorder, StepTask, run_step
 from .runner import Runner, parse_speed

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from estudio190f.firmware.codec import WIDTHS, CodecError, decode, encode
 from estudio190f.firmware.page import X_DPI, Y_DPI, Page
 from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
-from PIL import Image, UnidentifiedImageError
 
 RAW_MH_MR = (".g3", ".t4")
 RAW_MMR = (".g4", ".t6")

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 import serial.rfc2217 as rfc2217
+
 from estudio190f.hw.eventlog import Event
 
 from .interpreter import ExpectationFailed, Interpreter, StepTask

@@ -17,8 +17,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from estudio190f.hw.document import MAX_WIDTH_MM, Sheet
 from PIL import Image, ImageOps
+
+from estudio190f.hw.document import MAX_WIDTH_MM, Sheet
 
 MM_PER_INCH = 25.4
 # Pillow's own decompression-bomb threshold (about 89 Mpixel): a Legal page at 1200 dpi is 81 M.

@@ -49,6 +49,13 @@ class OutputWriter:
         self._next_doc = _next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
         if board.printer is not None:
             board.printer.delivery_listeners.append(self._on_sheet)
+        # Each received fax document, as one TIFF Class F file (DESIGN.md 3.5).
+        self._fax = getattr(firmware, "fax", None)
+        if self._fax is not None:
+            self._fax.document_listeners.append(self._on_fax_document)
+
+    def _on_fax_document(self, document: Any) -> None:
+        self.save_received(document.tiff(), document.remote)
 
     def _on_sheet(self, sheet: Any) -> None:
         self.save_printed(sheet.image())
@@ -85,3 +92,5 @@ class OutputWriter:
         printer = self.board.printer
         if printer is not None and self._on_sheet in printer.delivery_listeners:
             printer.delivery_listeners.remove(self._on_sheet)
+        if self._fax is not None and self._on_fax_document in self._fax.document_listeners:
+            self._fax.document_listeners.remove(self._on_fax_document)

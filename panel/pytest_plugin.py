@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from estudio190f.firmware.settings import load_settings_file
 from estudio190f.hw.clock import SECOND
 

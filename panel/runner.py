@@ -42,6 +42,9 @@ class Runner:
         self.readers: dict[int, Callable[[], None]] = {}
         self.writers: dict[int, Callable[[], None]] = {}
         self.idle_hooks: list[Callable[[], None]] = []
+        # The longest one select may wait; a plug-in that must run often (the window, 50 times
+        # a second) lowers it.
+        self.max_wait = MAX_SLICE
         self.stopping = False
         self._anchor()
 
@@ -79,12 +82,12 @@ class Runner:
         clock = self.clock
         nxt = clock.next_deadline()
         if self.speed is None:
-            timeout = 0.0 if nxt is not None else MAX_SLICE
+            timeout = 0.0 if nxt is not None else self.max_wait
         elif nxt is None:
-            timeout = MAX_SLICE
+            timeout = self.max_wait
         else:
             wall_due = self.wall0 + (nxt - self.virtual0) / SECOND / self.speed
-            timeout = min(MAX_SLICE, max(0.0, wall_due - time.monotonic()))
+            timeout = min(self.max_wait, max(0.0, wall_due - time.monotonic()))
         self._poll(timeout)
         started = time.monotonic()
         if self.speed is None:

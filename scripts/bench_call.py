@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
 from estudio190f.firmware.fax_call import CallResult, FaxCall, PageStore
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.t30.session import StationConfig
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
 from estudio190f.hw.line import LineEvent, PhoneNetwork
-from PIL import Image
 
 CHARTS = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "ccitt"
 

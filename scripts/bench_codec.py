@@ -32,8 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from estudio190f.firmware.codec import decode, encode
 from PIL import Image
+
+from estudio190f.firmware.codec import decode, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARTS = ROOT.parent / "shared" / "testdata" / "ccitt"

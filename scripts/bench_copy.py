@@ -22,6 +22,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from PIL import Image
+
 from estudio190f.firmware.copy_job import CopyJob, PaperHandling
 from estudio190f.firmware.settings import Settings
 from estudio190f.hw.board import Board
@@ -29,7 +31,6 @@ from estudio190f.hw.clock import HOUR, Clock
 from estudio190f.hw.printer import WARM_UP, PrinterEngine
 from estudio190f.hw.scanner import CisScanner, DocumentFeeder
 from estudio190f.panel.documents import load_sheets
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT.parent / "shared" / "testdata" / "ccitt" / "itu1.pbm"

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from transitions.extensions import HierarchicalMachine
 
@@ -97,7 +96,7 @@ def raw_triggers_per_second(count: int) -> float:
     model = M()
     HM(model=model, states=fwm.STATES, initial="standby.fax", auto_transitions=True)
     t = time.perf_counter()
-    for i in range(count // 2):
+    for _ in range(count // 2):
         model.trigger("to_standby.copy")  # type: ignore[attr-defined]
         model.trigger("to_standby.fax")  # type: ignore[attr-defined]
     return (count // 2 * 2) / (time.perf_counter() - t)

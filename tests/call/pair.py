@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 from conftest import need_testdata  # tests/conftest.py (tests/ is on sys.path)
+from PIL import Image
+
 from estudio190f.firmware.fax_call import CallResult, FaxCall, PageStore
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.t30.frames import BY_NAME, parse_frame
@@ -20,7 +22,6 @@ from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
 from estudio190f.hw.line import LineEvent, PhoneNetwork
 from estudio190f.hw.modem import Modem, ModemEvent
-from PIL import Image
 
 CALLER = "5551234"
 ANSWERER = "5559876"

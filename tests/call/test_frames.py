@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from estudio190f.firmware.t30.capabilities import (
     FALLBACK,
     Capabilities,

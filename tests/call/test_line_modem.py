@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pytest
+
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MS, SECOND, Clock
 from estudio190f.hw.line import NOISE_BER, PhoneNetwork, flip_bits

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+
+from call.pair import ANSWERER, CALLER, StationPair, chart_page, text_page
 from estudio190f.firmware.fax_call import CallProgress, FaxCall, PageStore
 from estudio190f.firmware.t30.session import StationConfig
 from estudio190f.hw.clock import SECOND
-
-from call.pair import ANSWERER, CALLER, StationPair, chart_page, text_page
 
 
 def test_busy_number_gives_busy_and_no_call() -> None:

@@ -6,13 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from estudio190f.firmware.fax_call import CallProgress, FaxCall, PageStore
-from estudio190f.firmware.t30.capabilities import FALLBACK, Capabilities, DcsParams
-from estudio190f.firmware.t30.frames import encode_ident
-from estudio190f.firmware.t30.session import StationConfig
-from estudio190f.hw.clock import SECOND
-from estudio190f.hw.eventlog import EventLog
-from estudio190f.hw.modem import CarrierDown
 
 from call.pair import (
     ANSWERER,
@@ -25,6 +18,13 @@ from call.pair import (
     on_frames,
     text_page,
 )
+from estudio190f.firmware.fax_call import CallProgress, FaxCall, PageStore
+from estudio190f.firmware.t30.capabilities import FALLBACK, Capabilities, DcsParams
+from estudio190f.firmware.t30.frames import encode_ident
+from estudio190f.firmware.t30.session import StationConfig
+from estudio190f.hw.clock import SECOND
+from estudio190f.hw.eventlog import EventLog
+from estudio190f.hw.modem import CarrierDown
 
 GAP = 75_000
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.t30.capabilities import Capabilities, DcsParams
 from estudio190f.firmware.t30.events import (
@@ -157,7 +158,7 @@ def test_dcn_ends_the_call_with_the_status_for_its_state(state: str, status: str
 
 @pytest.mark.parametrize(
     "bad_lines,response,kept",
-    [(0, "MCF", 1), (10, "MCF", 1), (40, "RTP", 1), (200, "RTN", 0)],
+    [(0, "MCF", 1), (40, "MCF", 1), (100, "RTP", 1), (200, "RTN", 0)],
 )
 def test_receiver_answers_from_the_line_error_figures(
     monkeypatch: pytest.MonkeyPatch, bad_lines: int, response: str, kept: int

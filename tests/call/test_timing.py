@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
+from call.pair import ANSWERER, CALLER, LineTester, StationPair, chart_page
 from estudio190f.firmware.t30.session import StationConfig
 from estudio190f.hw.clock import SECOND
 from estudio190f.hw.modem import CarrierUp, FrameReceived, ToneOff, ToneOn, hdlc_bits
-
-from call.pair import ANSWERER, CALLER, LineTester, StationPair, chart_page
 
 
 def page_carriers(pair: StationPair) -> list[tuple[float, float]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from estudio190f.firmware.t30.session import StationConfig
 
 from call.pair import ANSWERER, CALLER, StationPair, chart_page
+from estudio190f.firmware.t30.session import StationConfig
 
 RESOLUTIONS = ("standard", "fine", "superfine")
 MODES = (("mh", False), ("mr", False), ("mh", True), ("mr", True), ("mmr", True))

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 from conftest import need_testdata  # tests/conftest.py (tests/ is on sys.path)
-from estudio190f.firmware.codec import WIDTHS
 from PIL import Image, ImageDraw, ImageFont
+
+from estudio190f.firmware.codec import WIDTHS
 
 CHARTS = (1, 2, 3, 4)
 

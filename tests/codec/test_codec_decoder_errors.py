@@ -9,13 +9,13 @@ import time
 
 import numpy as np
 import pytest
-from estudio190f.firmware.codec import CodecError, decode, encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codec.peers import assert_same_page
 from codec.samples import chart, generated
 from codec.test_codec_roundtrip import eol_ends, stream_bits
+from estudio190f.firmware.codec import CodecError, decode, encode
 
 
 def damage_lines(data: bytes, lines: list[int]) -> bytes:

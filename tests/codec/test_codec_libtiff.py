@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from estudio190f.firmware.codec import decode, encode
-from estudio190f.firmware.page import Page
-from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
 from PIL import Image
 
 from codec.peers import assert_same_page, libtiff_strip, pillow_pages
 from codec.samples import CHARTS, chart, generated, generated_pages
+from estudio190f.firmware.codec import decode, encode
+from estudio190f.firmware.page import Page
+from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
 
 pytestmark = pytest.mark.peer
 

@@ -4,10 +4,10 @@ the same bytes up to the end-of-page sequence, which netpbm frames differently."
 from __future__ import annotations
 
 import pytest
-from estudio190f.firmware.codec import decode, encode
 
 from codec.peers import assert_same_page, read_pbm, write_pbm
 from codec.samples import CHARTS, chart, generated, generated_pages
+from estudio190f.firmware.codec import decode, encode
 
 pytestmark = pytest.mark.peer
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from estudio190f.firmware.codec import WIDTHS, CodecError, decode, encode
-from estudio190f.firmware.codec.tables import BIT_REVERSE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codec.peers import assert_same_page
 from codec.samples import CHARTS, chart, generated, generated_pages
+from estudio190f.firmware.codec import WIDTHS, CodecError, decode, encode
+from estudio190f.firmware.codec.tables import BIT_REVERSE
 
 CODINGS = ("mh", "mr", "mmr")
 

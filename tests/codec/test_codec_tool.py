@@ -9,15 +9,15 @@ import sys
 
 import numpy as np
 import pytest
-from estudio190f.firmware.codec import decode
-from estudio190f.firmware.page import Page
-from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
-from estudio190f.panel import codec_tool
 from PIL import Image
 
 from codec.peers import assert_same_page, pillow_pages, read_pbm, write_pbm
 from codec.samples import chart, generated
 from codec.test_codec_roundtrip import eol_ends, stream_bits
+from estudio190f.firmware.codec import decode
+from estudio190f.firmware.page import Page
+from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
+from estudio190f.panel import codec_tool
 
 
 def tool(*argv) -> int:

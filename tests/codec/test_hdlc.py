@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from estudio190f.firmware.hdlc import (
     HdlcAbort,
     HdlcDecoder,
@@ -14,8 +17,6 @@ from estudio190f.firmware.hdlc import (
     fcs16,
     stuff,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # T.30 frames as a Class 1 host writes them (line order): a final DIS and a non-final CSI.
 DIS = bytes.fromhex("ff13800031ce")  # address, control 0x13 (final), DIS, capabilities...

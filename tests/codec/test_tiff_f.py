@@ -9,15 +9,15 @@ import struct
 
 import numpy as np
 import pytest
-from estudio190f.firmware.codec import CodecError
-from estudio190f.firmware.page import Page
-from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from codec.peers import assert_same_page, pillow_pages
 from codec.samples import chart, generated
+from estudio190f.firmware.codec import CodecError
+from estudio190f.firmware.page import Page
+from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
 
 
 @pytest.fixture(scope="module")

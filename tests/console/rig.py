@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import serial
+
 from estudio190f.panel.console import PtyEndpoint, SocketEndpoint, open_endpoint
 from estudio190f.panel.interpreter import Interpreter
 from estudio190f.panel.runner import Runner

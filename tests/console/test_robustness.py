@@ -10,9 +10,10 @@ import socket
 import time
 
 import pytest
-from estudio190f.panel.console import MAX_LINE, OUTPUT_LIMIT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from estudio190f.panel.console import MAX_LINE, OUTPUT_LIMIT
 
 from .rig import LCD_DATE, LineClient
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from estudio190f.panel.console import (
     MAX_LINE,
     Command,
@@ -10,8 +13,6 @@ from estudio190f.panel.console import (
     event_text,
     quote,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def drain(session: ConsoleSession) -> list[Command | Refused]:

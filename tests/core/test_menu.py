@@ -1,6 +1,7 @@
 """The FUNCTION menu: numbered choices, SET stores, COMPLETED for 2 s, refusals store nothing."""
 
 import pytest
+
 from estudio190f.firmware.menu import MENU, walk
 from estudio190f.firmware.settings import BY_KEY
 

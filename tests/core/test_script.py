@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+
 from estudio190f.panel.script import ScriptError, parse_line, parse_script
 
 

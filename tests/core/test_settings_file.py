@@ -1,6 +1,7 @@
 """The settings file (DESIGN.md 3.4): known keys applied, unknown keys and bad values refused."""
 
 import pytest
+
 from estudio190f.firmware.settings import SettingsFileError, load_settings_file
 
 EXAMPLE = '''

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
+
 from estudio190f.firmware.email import EmailResult, ScanToEmail
 from estudio190f.firmware.journal import Journal
 from estudio190f.firmware.page import Page

@@ -13,9 +13,10 @@ from pathlib import Path
 import mailtest
 import numpy as np
 import pytest
-from estudio190f.firmware.email.message import MessageParty, compose
 from mailtest import QUIET_RELAY, itu_page, make_machine, need_program, noisy_page, text_page
 from PIL import Image
+
+from estudio190f.firmware.email.message import MessageParty, compose
 
 PARTY = MessageParty("fax@example.com", ("office@example.com",), "TOSHIBA", "5551234")
 WHEN = datetime(2026, 11, 28, 9, 0)

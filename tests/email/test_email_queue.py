@@ -7,9 +7,10 @@ from email.policy import default
 
 import mailtest
 import pytest
+from mailtest import QUIET_RELAY, make_machine, text_page
+
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MINUTE, Clock
-from mailtest import QUIET_RELAY, make_machine, text_page
 
 # Fixtures this module uses (mailtest.py says why they are not in a conftest.py).
 certs = mailtest.certs

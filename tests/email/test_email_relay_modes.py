@@ -8,8 +8,9 @@ from email.policy import default
 
 import mailtest
 import pytest
-from estudio190f.hw.clock import MINUTE
 from mailtest import PASSWORD, QUIET_RELAY, USER, secrets_of, silent_listener, text_page
+
+from estudio190f.hw.clock import MINUTE
 
 # Fixtures this module uses (mailtest.py says why they are not in a conftest.py).
 certs = mailtest.certs

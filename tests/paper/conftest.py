@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import need_testdata  # tests/conftest.py (tests/ is on sys.path)
+from PIL import Image
+
 from estudio190f.firmware.copy_job import CopyJob, CopyResult, PaperHandling
 from estudio190f.firmware.settings import Settings
 from estudio190f.hw.board import Board
@@ -16,7 +18,6 @@ from estudio190f.hw.clock import SECOND, Clock
 from estudio190f.hw.printer import WARM_UP, PrinterEngine
 from estudio190f.hw.scanner import CisScanner, DocumentFeeder
 from estudio190f.panel.documents import load_sheets
-from PIL import Image
 
 
 class View:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from estudio190f.firmware.copy_job import PaperHandling
 from estudio190f.firmware.image_memory import compress
 from estudio190f.firmware.journal import Journal
 from estudio190f.hw.clock import SECOND
 from estudio190f.hw.document import Sheet
 from estudio190f.hw.printer import WARM_UP
-from PIL import Image
 
 from .conftest import Rig, View, bars_counted, numbered_page
 

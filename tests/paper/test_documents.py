@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from estudio190f.panel.documents import load_sheets
 from PIL import Image
+
+from estudio190f.panel.documents import load_sheets
 
 from .conftest import save_png
 

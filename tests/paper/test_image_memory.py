@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from estudio190f.firmware import image_memory
 from estudio190f.firmware.image_memory import ImageMemory, MemoryFull
 from estudio190f.firmware.page import Page
 from estudio190f.hw.nvram import Nvram
-from PIL import Image
 
 
 @pytest.mark.parametrize("coding", ["zbits", "mmr"])

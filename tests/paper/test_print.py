@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from estudio190f.firmware.copy_job import PaperHandling
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.print_control import COVER_OPEN, NO_PAPER, PAPER_JAM, layout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from estudio190f.firmware import reports
 from estudio190f.firmware.directory import Directory, Entry
 from estudio190f.firmware.journal import Journal

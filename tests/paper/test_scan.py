@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.scan_control import CHECK_DOCUMENT, DOCUMENT_JAM
 from estudio190f.hw.clock import SECOND

@@ -1,0 +1,126 @@
+"""Receiving faxes: where arriving pages go, and what the operator and the journal learn of a call.
+
+`ReceptionSink` is the T.30 session's page sink for a machine: every page that arrives is put in
+image memory as a print job of its own (`PrintQueue.submit`), so it prints at once when the
+printer can, and otherwise waits in memory (memory reception: no paper, a jam, the cover open)
+and prints after the operator's fix or after a power cut. A page that does not fit in memory is
+refused (the session answers PIN); when what is left would not hold another page as large as the
+largest one so far, the page is kept and the session answers PIP: either way the call ends
+properly and the journal says MEMORY FULL (code 414).
+
+`ReceivedDocument` is what listeners get when a call that brought pages ends (the output writer
+saves it as one TIFF Class F file in `--out`/received/): the pages as decoded, before printing,
+with their line-error figures.
+
+`RxRecord` keeps a note in NVRAM while a reception runs, so a power cut in the middle of a call
+still leaves a journal entry (the pages already received are in memory and print after power-on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from estudio190f.hw.nvram import Nvram
+
+from .copy_job import PrintQueue
+from .fax_call import CallResult
+from .image_memory import ImageMemory, MemoryFull
+from .page import Page
+from .t30.session import ReceivedPage
+from .tiff_f import write_tiff_f
+
+# Room kept for the next page when nothing larger has come yet (an ITU chart at fine is about
+# 18 KiB compressed in image memory; a busy photo page several times that).
+MIN_PAGE_ROOM = 64 * 1024
+RX_NS = "fax"
+RX_KEY = "rx_in_progress"
+
+
+@dataclass
+class ReceivedDocument:
+    """The pages of one call, decoded, in the order they arrived."""
+
+    kind: str  # RX (answered) | POLL (we polled the far end)
+    remote: str  # the far end's identification (CSI/TSI), or the number we polled
+    when: str  # "MM-DD-YYYY HH:MM" when the call began
+    pages: list[ReceivedPage] = field(default_factory=list)
+    result: CallResult | None = None
+
+    @property
+    def images(self) -> list[Page]:
+        return [p.page for p in self.pages if p.page is not None]
+
+    def tiff(self) -> bytes:
+        """The document as one TIFF Class F file (MH, with the received-fax line-error tags)."""
+        kept = [p for p in self.pages if p.page is not None]
+        pages = [p.page for p in kept if p.page is not None]
+        errors = [(p.bad_lines, p.longest_bad_run) for p in kept]
+        return write_tiff_f(pages, "mh", line_errors=errors)
+
+
+class ReceptionSink:
+    """Pages of one call into the print queue (memory first): the session's `PageSink`."""
+
+    def __init__(
+        self,
+        queue: PrintQueue,
+        memory: ImageMemory,
+        remote: Callable[[], str],
+        on_page: Callable[[ReceivedPage], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.memory = memory
+        self.remote = remote
+        self.on_page = on_page
+        self.pages: list[ReceivedPage] = []  # FaxCall reads this for its result
+        self.largest = 0
+        self.refused = False
+
+    def store(self, page: ReceivedPage) -> bool:
+        if page.page is not None:
+            before = self.memory.used
+            try:
+                self.queue.submit([page.page], kind="fax", title="FAX", remote=self.remote(),
+                                  page=page.number)  # fmt: skip
+            except MemoryFull:
+                self.refused = True
+                return False
+            self.largest = max(self.largest, self.memory.used - before)
+        self.pages.append(page)
+        if self.on_page is not None:
+            self.on_page(page)
+        return True
+
+    def room_for_more(self) -> bool:
+        return self.memory.free >= max(self.largest, MIN_PAGE_ROOM)
+
+    def ready(self) -> bool:
+        return True
+
+
+class RxRecord:
+    """An NVRAM note of the reception in progress (for the journal after a power cut)."""
+
+    def __init__(self, nvram: Nvram) -> None:
+        self.nvram = nvram
+
+    def begin(self, when: str, kind: str) -> None:
+        self.nvram.set(RX_NS, RX_KEY, {"when": when, "kind": kind, "remote": "", "pages": 0})
+
+    def update(self, **fields: Any) -> None:
+        note = self.nvram.get(RX_NS, RX_KEY)
+        if note is not None:
+            note.update(fields)
+            self.nvram.set(RX_NS, RX_KEY, note)
+
+    def end(self) -> None:
+        self.nvram.delete(RX_NS, RX_KEY)
+
+    def left_over(self) -> dict[str, Any] | None:
+        """The note of a reception a power cut interrupted (then forgotten), if any."""
+        note = self.nvram.get(RX_NS, RX_KEY)
+        if note is not None:
+            self.end()
+        return note
