@@ -110,9 +110,17 @@ class PageStore:
         return not self.busy
 
 
+# The machine's non-standard facilities frame (NSF, and NSC when it polls): T.35 country code
+# 00 (Japan), then the terminal provider code HylaFAX's and SpanDSP's NSF tables list for
+# Toshiba (00 09), then the model name. What the real machine puts after the provider code is
+# unknown: no proprietary facility is offered, so no peer acts on it.
+MACHINE_NSF = b"\x00\x00\x09" + b"e-STUDIO190F"
+
+
 def config_from_settings(get: Callable[[str], Any]) -> StationConfig:
     """The station's T.30 configuration from the machine's settings (`Settings.get`)."""
     return StationConfig(
+        nsf=MACHINE_NSF,
         ident=str(get("machine.number")),
         top_speed=int(get("modem.top_speed")),
         ecm=get("modem.ecm") == "on",

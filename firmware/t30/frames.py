@@ -27,7 +27,7 @@ IDENT_LEN = 20  # CSI, TSI, CIG, SUB, SID, PWD, SEP: 20 characters, last charact
 class FrameType:
     name: str
     fcf: int  # line order, X bit clear
-    fif: str  # what the information field holds: none | caps | ident | raw | pps | ppr | ctc | ecm
+    fif: str  # what the information field holds: none | caps | ident | raw | pps | eor | ppr | ctc | ecm
     meaning: str
     x_bit: bool = True  # False: the first bit belongs to the code (DIS/DTC groups)
 
@@ -62,7 +62,7 @@ FRAME_TYPES: tuple[FrameType, ...] = (
     FrameType("PRI-MPS", 0x5E, "none", "procedure interrupt - multipage signal"),
     FrameType("PRI-EOP", 0x3E, "none", "procedure interrupt - end of procedure"),
     FrameType("PPS", 0xBE, "pps", "partial page signal"),
-    FrameType("EOR", 0xCE, "pps", "end of retransmission"),
+    FrameType("EOR", 0xCE, "eor", "end of retransmission"),
     FrameType("RR", 0x6E, "none", "receive ready"),
     FrameType("CTC", 0x12, "ctc", "continue to correct"),
     # Post-message responses
@@ -166,15 +166,31 @@ def pps_fif(post: str | None, page: int, block: int, frames: int, x: int) -> byt
 def parse_pps(fif: bytes) -> tuple[str | None, int, int, int]:
     """(post-message command or None, page counter, block counter, frame count)."""
     if len(fif) < 4:
-        raise FrameError("PPS/EOR information field shorter than 4 octets")
-    code = fif[0] & 0xFE
-    post = None
-    if code != PPS_NULL:
-        kind = _MASKED.get(code)
-        if kind is None or kind.name not in POST_MESSAGE:
-            raise FrameError(f"PPS/EOR with an unknown post-message code 0x{fif[0]:02X}")
-        post = kind.name
-    return post, fif[1], fif[2], fif[3] + 1
+        raise FrameError("PPS information field shorter than 4 octets")
+    return _post_code(fif[0]), fif[1], fif[2], fif[3] + 1
+
+
+def eor_fif(post: str | None, x: int) -> bytes:
+    """EOR information: only the post-message command of the block given up (T.30 Annex A); the
+    counters are those of the PPS before it."""
+    return pps_fif(post, 0, 0, 1, x)[:1]
+
+
+def parse_eor(fif: bytes) -> str | None:
+    """EOR's post-message command (None: more blocks follow)."""
+    if not fif:
+        raise FrameError("EOR without its post-message octet")
+    return _post_code(fif[0])
+
+
+def _post_code(octet: int) -> str | None:
+    code = octet & 0xFE
+    if code == PPS_NULL:
+        return None
+    kind = _MASKED.get(code)
+    if kind is None or kind.name not in POST_MESSAGE:
+        raise FrameError(f"PPS/EOR with an unknown post-message code 0x{octet:02X}")
+    return kind.name
 
 
 def ppr_map(missing: set[int] | list[int], frames: int) -> bytes:

@@ -7,10 +7,13 @@ The T.30 session calls these; they are pure computation over the project's codec
   repeated) and its width resampled when the far end cannot take it as it is.
 - Without ECM every coded line is padded to the minimum scan line time the receiver asked for
   (fill bits before the EOL, T.4 4.1.3).
-- Copy quality: like SpanDSP, under 2 % bad lines is good (MCF), under 5 % tolerable (RTP: kept,
-  but retrain), worse is bad (RTN: the page is refused and sent again).
-- TCF: 1.5 s of zeros; the receiver accepts it when at least 1 s arrived with a bit-error rate
-  under 1e-4 (a project threshold; T.30 leaves the criterion to the receiver).
+- Copy quality: like SpanDSP since it followed the TSB85 thresholds (ETS 300 242's ERROR page:
+  4.9 % bad lines must be accepted, 15.1 % refused), under 5 % bad lines is good (MCF), under
+  15 % tolerable (RTP: kept, but retrain), worse is bad (RTN: the page is refused and sent again).
+- TCF: 1.5 s of zeros; the receiver judges what follows its first 250 ms (the demodulator
+  settles there: TSB85 MRGN07 sends a few bytes of 0x55 first and expects CFR) and accepts it when
+  at least 1 s of that arrived with a bit-error rate under 1e-4 (a project threshold; T.30 leaves
+  the criterion to the receiver).
 - ECM (T.4 Annex A): the coded page cut into frames of 256 (or 64) octets, at most 256 frames a
   block (partial page).
 """
@@ -21,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from estudio190f.firmware.page import Page
 
 from .capabilities import DcsParams, modulation_rate
 
 TCF_SECONDS = 1.5
 TCF_MIN_SECONDS = 1.0
+TCF_SETTLE_SECONDS = 0.25
 TCF_MAX_BER = 1e-4
 FRAMES_PER_BLOCK = 256
 # Lines per standard line at each resolution ("photo" is sent as fine).
@@ -87,12 +92,12 @@ class PageQuality:
 
     @property
     def verdict(self) -> str:
-        """good (MCF) | poor (RTP) | bad (RTN), after SpanDSP's thresholds."""
+        """good (MCF) | poor (RTP) | bad (RTN): under 5 %, under 15 %, more bad lines."""
         if self.lines == 0:
             return "bad"
-        if self.bad_lines * 50 < self.lines:
-            return "good"
         if self.bad_lines * 20 < self.lines:
+            return "good"
+        if self.bad_lines * 100 < self.lines * 15:
             return "poor"
         return "bad"
 
@@ -119,6 +124,7 @@ def tcf_data(modulation: str) -> bytes:
 
 def tcf_ok(data: bytes, modulation: str) -> bool:
     rate = modulation_rate(modulation)
+    data = data[int(rate * TCF_SETTLE_SECONDS) // 8 :]
     if len(data) * 8 < rate * TCF_MIN_SECONDS:
         return False
     errors = int(np.unpackbits(np.frombuffer(data, dtype=np.uint8)).sum())

@@ -37,19 +37,24 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("INCOMPATIBLE", "400", ERROR_WORD, "no common modem, width or coding with the far end"),
     Outcome("RX_INCAPABLE", "400", ERROR_WORD, "the far end cannot receive"),
     Outcome("TX_INCAPABLE", "400", ERROR_WORD, "the far end cannot transmit (nothing to poll)"),
-    Outcome(
-        "NOPOLL", "401", ERROR_WORD, "polling refused: no document or a wrong polling password"
-    ),
+    Outcome("NOPOLL", "401", ERROR_WORD, "polling refused: no document to poll"),
     Outcome("T1_EXPIRED", "403", ERROR_WORD, "T1 expired: no fax handshake from the far end"),
     Outcome("TX_NODIS", "403", ERROR_WORD, "something other than DIS came while waiting for DIS"),
     Outcome("TX_PHBDEAD", "404", ERROR_WORD, "no response to DCS after 3 tries", P),
-    Outcome("TX_BADDCS", "404", ERROR_WORD, "a bad response to DCS after 3 tries", P),
+    Outcome("TX_BADDCS", "406", ERROR_WORD, "the far end refused our DCS (DCN after DCS)", P),
     Outcome("CANNOT_TRAIN", "405", ERROR_WORD, "FTT after TCF at 2400 bit/s", P),
     Outcome("PWD_UNACCEPTABLE", "406", ERROR_WORD, "password or identification refused", P),
-    Outcome("TX_GOTDCN", "406", ERROR_WORD, "the far end disconnected after DCS", P),
+    Outcome("TX_GOTDCN", "406", ERROR_WORD, "the far end disconnected before its DIS", P),
     Outcome("TX_PHDDEAD", "407", ERROR_WORD, "no response after a post-message command", P),
     Outcome("TX_BADPG", "407", ERROR_WORD, "DCN after a post-message command", P),
-    Outcome("RETRYDCN", "408", ERROR_WORD, "RTN after post-message, retries used up", P),
+    Outcome(
+        "RETRYDCN",
+        "408",
+        ERROR_WORD,
+        "retries used up: RTN after every send of a page, DIS back to every DCS, an ECM block "
+        "given up (EOR)",
+        P,
+    ),
     Outcome(
         "PROCEDURE_INTERRUPT",
         "409",

@@ -66,7 +66,9 @@ from .frames import (
     ParsedFrame,
     decode_ident,
     encode_ident,
+    eor_fif,
     make_frame,
+    parse_eor,
     parse_frame,
     parse_ppr,
     parse_pps,
@@ -84,6 +86,10 @@ T5 = 60 * SECOND
 GAP = 75 * MS  # silence between signals of different modulations (T.30 5.3.2.4)
 ANSWER_DELAY = 200 * MS  # answering to CED (T.30 5.2.1: at least 0.2 s)
 CED = 3 * SECOND  # CED 2.6-4 s
+# After sending DCN the station stays off hook this long before it releases the line, so the
+# far end hears the whole DCN and drops the call first (TSB85 expects the line to clear 0.8 to
+# 1.2 s after DCN).
+DCN_HOLD = 1 * SECOND
 MAX_TRIES = 3  # a command is sent at most this often (T.30 5.3.6.2.1, DCS "up to 3 times")
 PPR_LIMIT = 4  # after this many PPRs for one block: CTC or EOR
 TIMERS = ("T1", "T2", "T4", "T5", "TCF")
@@ -121,7 +127,7 @@ FRAME_HANDLERS: dict[str, dict[str, str]] = {
     "t_ctc_sent": {"CTR": "_tx_got_ctr", "CRP": "_repeat_command"},
     "t_eor_sent": {"ERR": "_tx_got_err", "RNR": "_tx_got_rnr", "CRP": "_repeat_command"},
     "r_wait_cmd": {
-        "DCS": "_rx_got_dcs", "DTC": "_rx_got_dtc", "CRP": "_resend_response",
+        "DCS": "_rx_got_dcs", "DTC": "_rx_got_dtc", "DIS": "_rx_got_dis", "CRP": "_resend_response",
         "MPS": "_rx_repeated_post", "EOP": "_rx_repeated_post", "EOM": "_rx_repeated_post",
         "PPS": "_rx_repeated_post",
     },
@@ -129,7 +135,7 @@ FRAME_HANDLERS: dict[str, dict[str, str]] = {
     "r_wait_page": {
         "DCS": "_rx_got_dcs", "CRP": "_resend_response", "MPS": "_rx_repeated_post",
         "EOP": "_rx_repeated_post", "EOM": "_rx_repeated_post", "PPS": "_rx_got_pps",
-        "CTC": "_rx_got_ctc", "RR": "_rx_got_rr",
+        "CTC": "_rx_got_ctc", "EOR": "_rx_got_eor", "RR": "_rx_got_rr",
     },
     "r_wait_post": {
         "MPS": "_rx_got_post", "EOP": "_rx_got_post", "EOM": "_rx_got_post",
@@ -143,7 +149,7 @@ FRAME_HANDLERS: dict[str, dict[str, str]] = {
 # The status a DCN ends the call with, by the state it arrives in.
 DCN_STATUS: dict[str, str] = {
     "t_wait_dis": "TX_GOTDCN",
-    "t_dcs_sent": "TX_GOTDCN",
+    "t_dcs_sent": "TX_BADDCS",
     "t_post_sent": "TX_BADPG",
     "t_pps_sent": "TX_BADPG",
     "t_ctc_sent": "TX_BADPG",
@@ -155,6 +161,26 @@ DCN_STATUS: dict[str, str] = {
     "r_wait_post": "RX_DCNFAX",
     "r_wait_dcn": "OK",
 }
+
+# A final frame whose FCF is no T.30 frame at all, where a command or response is expected,
+# ends the call (DCN) with this status; a known frame a state does not take is ignored.
+INVALID_STATUS: dict[str, str] = {
+    "t_wait_dis": "TX_NODIS",
+    "t_dcs_sent": "TX_INVALRSP",
+    "t_post_sent": "TX_INVALRSP",
+    "t_pps_sent": "TX_INVALRSP",
+    "t_ctc_sent": "TX_INVALRSP",
+    "t_eor_sent": "TX_INVALRSP",
+    "r_wait_cmd": "UNEXPECTED",
+    "r_tcf": "UNEXPECTED",
+    "r_wait_page": "RX_INVALCMD",
+    "r_page": "RX_INVALCMD",
+    "r_wait_post": "RX_INVALCMD",
+}
+
+# Receiver states that wait for a command with T2 (T2 stops when flags come, restarts if nothing
+# usable came with them).
+COMMAND_WAITS = ("r_wait_cmd", "r_wait_page", "r_wait_post", "r_wait_dcn")
 
 # The status T2 ends the call with, by the receiver state it expires in.
 T2_STATUS: dict[str, str] = {
@@ -290,8 +316,12 @@ class T30Session:
         self.outcome: Outcome | None = None
         self.x = 0  # our X bit: 1 once we received a DIS
         self._out: list[Command] = []
-        # frames of the V.21 carrier being received
+        # frames of the V.21 carrier being received; commands and responses are acted on when
+        # the carrier has ended (T.30 5.3.2.4: a reply starts 75 ms after the far end's signal)
         self._pending: list[ParsedFrame] = []
+        self._received: list[list[ParsedFrame]] = []  # complete frame sets, final frame last
+        self._frames_heard = False  # any V.21 frame on this carrier, good or not
+        self._v21_carrier = False  # a V.21 carrier is on (whoever runs us reports carriers)
         self._garbled = False
         self._final_seen = False
         # command repetition (T4)
@@ -306,6 +336,7 @@ class T30Session:
         self.params: DcsParams | None = None
         self._trained: str | None = None  # modulation of the last successful TCF/long train
         self.page_index = 0
+        self._document_ends: set[int] = set()  # page indexes that end a document (EOM after)
         self._page_sends = 0
         self._post = "EOP"
         self._blocks: list[list[bytes]] = []
@@ -315,6 +346,7 @@ class T30Session:
         self._t5_running = False
         # receiver
         self._last_response: list[bytes] = []
+        self._response_wait: tuple[str, tuple[str, ...]] = ("r_wait_cmd", ("V.21",))
         self._post_response: list[bytes] = []  # the answer to the last post-message command
         self._tcf: list[bytes] = []
         self._rx_data: list[bytes] = []
@@ -323,8 +355,10 @@ class T30Session:
         self._ecm_page: list[bytes] = []
         self._ecm_pending: tuple[str | None, int, int, int] | None = None
         self._ecm_done_block: tuple[int, int] | None = None
+        self._ecm_counters = (0, 0, 0)  # page, block, frames of the last PPS
         self._ecm_holes = False
         self._end_status = "OK"  # a receiver's status when the DCN comes (PIP/PIN: NOMEM)
+        self._dis_after_t2 = False  # after MCF to EOM: T2 brings our DIS, not the end
         self._refuse: str | None = None  # a DCS refused (password): DCN instead of CFR
 
     # -- public interface ------------------------------------------------------------------------
@@ -410,7 +444,7 @@ class T30Session:
         if self.outcome is not None:
             return
         self._emit(*(StopTimer(t) for t in TIMERS), StopCng(), Listen(()))
-        self._emit(SendSilence(GAP), SendFrames((self._frame("DCN"),)))
+        self._emit(SendSilence(GAP), SendFrames((self._frame("DCN"),)), SendSilence(DCN_HOLD))
         self._finish(status)
 
     # -- commands and their repetition ---------------------------------------------------------------
@@ -421,9 +455,11 @@ class T30Session:
         self._goto(state)
         self._emit(*program, Listen(("V.21",)), StartTimer("T4", self.config.t4))
 
-    def _repeat_command(self, frames: list[ParsedFrame] | None = None) -> None:
+    def _repeat_command(
+        self, frames: list[ParsedFrame] | None = None, fail: str | None = None
+    ) -> None:
         if self._tries >= MAX_TRIES:
-            self._disconnect(self._cmd_fail)
+            self._disconnect(fail or self._cmd_fail)
             return
         self._tries += 1
         self._emit(StopTimer("T4"), *self._cmd, Listen(("V.21",)), StartTimer("T4", self.config.t4))
@@ -432,6 +468,7 @@ class T30Session:
         self, frames: list[bytes], state: str, listen: tuple[str, ...] = ("V.21",)
     ) -> None:
         self._last_response = frames
+        self._response_wait = (state, listen)
         self._goto(state)
         self._emit(
             StopTimer("T2"),
@@ -455,6 +492,8 @@ class T30Session:
 
     # -- what arrives ------------------------------------------------------------------------------------
     def _frame_in(self, event: FrameIn) -> None:
+        if event.modulation == "V.21":
+            self._frames_heard = True
         if not event.crc_ok:
             self._garbled = True
             return
@@ -473,7 +512,10 @@ class T30Session:
         self._pending = []
         self._final_seen = True
         self._garbled = False
-        self._dispatch(frames)
+        if self._v21_carrier:
+            self._received.append(frames)
+        else:
+            self._dispatch(frames)  # no carrier reported: nothing to wait for
 
     def _dispatch(self, frames: list[ParsedFrame]) -> None:
         final = frames[-1]
@@ -482,29 +524,42 @@ class T30Session:
             status = DCN_STATUS.get(self.state, "UNEXPECTED")
             if self.state == "r_wait_dcn":
                 status = self._end_status
+            elif self.state == "r_wait_cmd" and self._last_response == [self._frame("RTN")]:
+                status = "RX_DCNNORTN"  # we asked for the page again; the sender gave up
             self._finish(status)
             return
         handler = FRAME_HANDLERS.get(self.state, {}).get(name)
         if handler is not None:
             getattr(self, handler)(frames)
+        elif final.type is None and self.state in INVALID_STATUS:
+            self._disconnect(INVALID_STATUS[self.state])
         else:
             self._unexpected()
 
     def _unexpected(self) -> None:
-        """A frame this state does not take: ignore it, but keep waiting (T4 was stopped when its
-        carrier came)."""
+        """A frame this state does not take: ignore it, but keep waiting (T4 or T2 was stopped
+        when its carrier came)."""
         waiting_response = self.state.startswith("t_") and self.state != "t_wait_dis"
         if waiting_response or (self.state == "r_wait_cmd" and self._phase_b_repeat):
             self._emit(StartTimer("T4", self.config.t4))
+        elif self.state in COMMAND_WAITS:
+            self._emit(StartTimer("T2", self.config.t2))
 
     def _carrier_started(self, modulation: str) -> None:
         if modulation == "V.21":
             self._pending = []
+            self._received = []
+            self._frames_heard = False
+            self._v21_carrier = True
             self._garbled = False
             self._final_seen = False
             if (self.state.startswith("t_") and self.state != "t_wait_dis") or self._phase_b_repeat:
                 # A response (or command) is arriving: T4 is about its start, not its end.
                 self._emit(StopTimer("T4"))
+            elif self.state in COMMAND_WAITS:
+                # T2 too is reset when flags are received (T.30 says so): a command that begins
+                # in time is waited for to its end.
+                self._emit(StopTimer("T2"))
             return
         if (
             self.state == "r_wait_page"
@@ -521,11 +576,23 @@ class T30Session:
 
     def _carrier_ended(self, modulation: str) -> None:
         if modulation == "V.21":
-            if not self._final_seen:
-                # Nothing usable came on that carrier (a bad FCS, or no final frame).
-                self._on_garbled()
+            received, self._received = self._received, []
+            heard = self._frames_heard
             self._pending = []
+            self._frames_heard = False
+            self._v21_carrier = False
             self._garbled = False
+            if received:
+                for frames in received:
+                    if self.outcome is not None:
+                        break
+                    self._dispatch(frames)
+            elif heard:
+                # Frames came on that carrier but no good final one (a bad FCS, not T.30).
+                self._on_garbled()
+            else:
+                # Flags and no frame: nothing was said; keep waiting as before the carrier.
+                self._unexpected()
             return
         if (
             self.state == "r_tcf"
@@ -565,7 +632,12 @@ class T30Session:
             elif state.startswith("t_") and state != "t_wait_dis":
                 self._repeat_command()
         elif name == "T2":
-            if state.startswith("r_"):
+            if state == "r_wait_cmd" and self._dis_after_t2:
+                self._dis_after_t2 = False
+                self._t1_running = True
+                self._emit(StartTimer("T1", self.config.t1))
+                self._send_dis()
+            elif state.startswith("r_"):
                 status = T2_STATUS.get(state, "RX_T2EXP")
                 if state == "r_wait_dcn":
                     status = self._end_status
@@ -582,6 +654,13 @@ class T30Session:
 
     def _line_lost(self) -> None:
         if self.outcome is not None:
+            return
+        # A far end that hangs up right after its DCN ends our carrier wait with the line:
+        # that DCN still counts.
+        pending = [f for f in self._received if f[-1].name == "DCN"]
+        self._received = []
+        if pending:
+            self._dispatch(pending[0])
             return
         status = "CALLDROPPED"
         if self.state == "r_wait_dcn":
@@ -639,8 +718,10 @@ class T30Session:
             self._send_dtc(caps)
             return
         if self.state == "t_dcs_sent" and self.params is not None:
-            # The far end did not hear our DCS and sent DIS again: send DCS again.
-            self._repeat_command()
+            # A DIS in answer to our DCS says the DCS was not taken: send the same DCS again
+            # (TSB85 MTGX12 expects it unchanged even when the DIS now offers less); when every
+            # try got DIS back, the far end answered but never accepted (retries used up).
+            self._repeat_command(fail="RETRYDCN")
             return
         if not self.document:
             self._disconnect("OK")
@@ -727,7 +808,10 @@ class T30Session:
         if not caps.ready_to_transmit:
             self._disconnect("NOPOLL")
             return
-        frames = [self._frame("CIG", encode_ident(self.config.ident), final=False)]
+        frames = []
+        if self.config.nsf:
+            frames.append(self._frame("NSC", self.config.nsf, final=False))
+        frames.append(self._frame("CIG", encode_ident(self.config.ident), final=False))
         if self.config.polling_password:
             frames.append(
                 self._frame("PWD", encode_ident(self.config.polling_password), final=False)
@@ -752,26 +836,40 @@ class T30Session:
 
     def _rx_got_dtc(self, frames: list[ParsedFrame]) -> None:
         """We are polled: send our document if we have one and the password is right."""
+        self._polled(frames, x=0)  # we received DTC, not DIS
+
+    def _rx_got_dis(self, frames: list[ParsedFrame]) -> None:
+        """The caller answered our DIS with its own DIS: it has nothing to send and can receive,
+        so, as with DTC, it gets our polling document (TSB85 MRGP06: DIS in place of DTC).
+        A poller waiting after its DTC that gets DIS again was not heard: it repeats DTC."""
+        if self.role == "caller":
+            self._unexpected()
+            return
+        self._polled(frames, x=1)  # we received a DIS: our frames carry the X bit
+
+    def _polled(self, frames: list[ParsedFrame], x: int) -> None:
+        self.x = x
+        self._dis_after_t2 = False
         idents = self._idents(frames)
-        self.report.remote_id = idents.get("CIG", self.report.remote_id)
+        self.report.remote_id = idents.get("CIG", idents.get("CSI", self.report.remote_id))
         self._phase_b_repeat = False
         self._t1_running = False
         self._emit(StopTimer("T1"), StopTimer("T4"), StopTimer("T2"))
         wanted = self.config.polling_password
         if wanted and idents.get("PWD") != wanted:
             self.report.password_ok = False
-            self._disconnect("NOPOLL")
+            self._disconnect("PWD_UNACCEPTABLE")
             return
         if not self.document:
             self._disconnect("NOPOLL")
             return
         caps = Capabilities.decode(frames[-1].fif)
         self.report.remote_caps = caps
-        self.x = 0  # we received DTC, not DIS
         self._begin_transmit(caps)
 
     # -- phase B, receiver: DCS and TCF --------------------------------------------------------------
     def _rx_got_dcs(self, frames: list[ParsedFrame]) -> None:
+        self._dis_after_t2 = False
         idents = self._idents(frames)
         self.report.remote_id = idents.get("TSI", self.report.remote_id)
         self.report.subaddress = idents.get("SUB", self.report.subaddress)
@@ -819,10 +917,20 @@ class T30Session:
             self._respond([self._frame("FTT")], "r_wait_cmd")
 
     # -- phase C/D, transmitter ----------------------------------------------------------------------
+    def add_document(self, pages: Sequence[Page]) -> None:
+        """Another document for this call (batch transmission): it follows the pages already
+        there, with EOM between the two documents (T.30: a new document is a new phase B)."""
+        if self.document:
+            self._document_ends.add(len(self.document) - 1)
+        self.document = [*self.document, *pages]
+
     def _post_command(self) -> str:
-        """MPS when the next page goes with the same DCS, EOM when it needs a new one, EOP at the end."""
+        """MPS when the next page goes with the same DCS, EOM when it needs a new one or starts
+        another document, EOP at the end."""
         if self.page_index + 1 >= len(self.document):
             return "EOP"
+        if self.page_index in self._document_ends:
+            return "EOM"
         assert self.params is not None and self.report.remote_caps is not None
         caps = self.report.remote_caps
         following = self._page_params(caps, self.params.modulation, self.page_index + 1)
@@ -901,7 +1009,8 @@ class T30Session:
         self._page_sends = 0
         post = self._post
         if post == "EOP":
-            self._disconnect("OK")
+            # A block given up with EOR left holes in a page: retries used up, not COMPLETED.
+            self._disconnect("RETRYDCN" if self.report.ecm_errors else "OK")
             return
         self.page_index += 1
         if post == "EOM":
@@ -939,6 +1048,11 @@ class T30Session:
             self._t1_running = True
             self._emit(Listen(("V.21",)), StartTimer("T1", self.config.t1))
             return
+        # The page only just passed: retrain a step slower, as after RTN (TSB85 MTGN24).
+        assert self.params is not None
+        lower = self._next_fallback()
+        if lower is not None:
+            self.params = self.params.with_modulation(lower)
         self._send_dcs()
 
     def _tx_got_rtn(self, frames: list[ParsedFrame]) -> None:
@@ -988,8 +1102,7 @@ class T30Session:
                 return
             last_block = self._block == len(self._blocks) - 1
             post = self._post if last_block else None
-            fif = pps_fif(post, self.page_index, self._block, len(block), self.x)
-            program = [SendSilence(GAP), SendFrames((self._frame("EOR", fif),))]
+            program = [SendSilence(GAP), SendFrames((self._frame("EOR", eor_fif(post, self.x)),))]
             self._send_command(program, "TX_PHDDEAD", "t_eor_sent")
             return
         self._resend_frames(wanted)
@@ -1082,14 +1195,10 @@ class T30Session:
         elif post == "EOP":
             self._respond(frames, "r_wait_dcn")
         elif post == "EOM":
-            # Back to phase B: the answer, then our DIS again for the next DCS.
-            self._emit(
-                StopTimer("T2"), SendSilence(GAP), SendFrames(tuple(frames)), SendSilence(GAP)
-            )
-            self._t1_running = True
-            self._emit(StartTimer("T1", self.config.t1))
-            self._send_dis()
-            self._last_response = frames
+            # Back to phase B: the sender may go on with DCS (or DTC) at once; if nothing comes
+            # within T2 we send DIS again (TSB85: MCF to DIS 5 to 7 s).
+            self._respond(frames, "r_wait_cmd")
+            self._dis_after_t2 = True
         elif response == "RTP":
             self._respond(frames, "r_wait_cmd")
         else:
@@ -1112,12 +1221,18 @@ class T30Session:
         except FrameError:
             self._respond([self._frame("CRP")], self.state)
             return
-        if self._ecm_done_block == (page_no, block_no) and not self._ecm_frames:
-            self._resend_response()
+        if self._ecm_done_block == (page_no, block_no):
+            # The block we confirmed last, again: our answer was lost. Answer it again; frames
+            # sent with it are that block's once more (T.30 Annex A: the counters tell).
+            self._ecm_frames = {}
+            self._respond(self._last_response, *self._response_wait)
             return
+        self._ecm_counters = (page_no, block_no, count)
         missing = [n for n in range(count) if n not in self._ecm_frames]
         if missing:
-            fif = ppr_map(missing, count)
+            # The map marks every frame slot not received, the block's or not (as SpanDSP does:
+            # TSB85 OREN03-05 expect it when the PPS counts fewer frames than came).
+            fif = ppr_map([n for n in range(256) if n not in self._ecm_frames], 256)
             self._respond(
                 [self._frame("PPR", fif)], "r_wait_page", (self.params.modulation, "V.21")
             )
@@ -1169,13 +1284,19 @@ class T30Session:
         """The sender gives up on the block's missing frames: take it as it is, answer ERR."""
         assert self.params is not None
         try:
-            post, page_no, block_no, count = parse_pps(frames[-1].fif)
+            post = parse_eor(frames[-1].fif)
         except FrameError:
+            self._respond([self._frame("CRP")], self.state)
             return
+        if self._last_response == [self._frame("ERR")] and not self._ecm_frames:
+            self._resend_response()  # the same EOR again: our ERR was lost
+            return
+        _page_no, _block_no, count = self._ecm_counters
         self._ecm_holes = self._ecm_holes or any(n not in self._ecm_frames for n in range(count))
         self._ecm_page.extend(self._ecm_frames.get(n, b"") for n in range(count))
         self._ecm_frames = {}
-        self._ecm_done_block = (page_no, block_no)
+        # Not marked as confirmed: ERR accepts the block as it is, it does not confirm it, so
+        # the same counters may come again with the block sent anew (TSB85 OREN04, OREN06).
         if post is None:
             self._respond([self._frame("ERR")], "r_wait_page", (self.params.modulation, "V.21"))
             return

@@ -7,7 +7,7 @@ per frame, direction, name, the DIS/DCS bits spelled out) and by tests and tools
 from __future__ import annotations
 
 from .capabilities import Capabilities, DcsParams, ctc_modulation
-from .frames import FrameError, decode_ident, parse_frame, parse_ppr, parse_pps
+from .frames import FrameError, decode_ident, parse_eor, parse_frame, parse_ppr, parse_pps
 
 # Frames that carry a password: their content never reaches a log.
 SECRET_FRAMES = ("SID", "PWD")
@@ -36,6 +36,8 @@ def describe(frame: bytes) -> tuple[str, str]:
         elif kind.fif == "pps":
             post, page, block, frames = parse_pps(fif)
             detail = f"{post or 'NULL'}, page {page}, block {block}, {frames} frames"
+        elif kind.fif == "eor":
+            detail = f"{parse_eor(fif) or 'NULL'}: the block is given up"
         elif kind.fif == "ppr":
             detail = "asks again for frames " + ranges(parse_ppr(fif, 256))
         elif kind.fif == "ctc":
