@@ -3,7 +3,7 @@
 
 For each ITU chart and each coding, encode and decode one page many times, take the median,
 and report pages per second for us and for libtiff and the ratio (ours / libtiff; above 1 is
-faster than libtiff). The target (docs/benchmarks-codec.md): encode + decode at least 0.5x
+faster than libtiff). The target (docs/benchmarks.md): encode + decode at least 0.5x
 libtiff for every coding on every chart.
 
 What is timed, on both sides, is the codec: a numpy bool page in, a coded strip out, and back.
