@@ -8,12 +8,14 @@ Passwords never reach it: callers pass only what may be shown (see `firmware.set
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from .clock import SECOND, Clock
 
 Event = dict[str, Any]
+KEEP = 100_000
 
 
 def stamp(ticks: int) -> str:
@@ -26,8 +28,10 @@ class EventLog:
         self.clock = clock
         self.machine = machine
         self.listeners: list[Callable[[Event], None]] = []
-        self.keep = True
-        self.events: list[Event] = []
+        # The most recent events, for queries and tests; the full log goes to the listeners
+        # (events.jsonl). Bounded so that a machine left running for weeks does not grow.
+        self.events: deque[Event] = deque(maxlen=KEEP)
+        self.keep = True  # False: listeners only (a log nobody queries)
 
     def emit(self, source: str, kind: str, /, **fields: Any) -> Event:
         event: Event = {"t": stamp(self.clock.now)}
