@@ -234,7 +234,7 @@ class SettingsFile:
     entries: list[DirectoryEntrySpec] = field(default_factory=list)
 
 
-def _line_index(text: str) -> Callable[[str, str | None, int | None], int]:
+def _line_index(text: str) -> Callable[..., int]:
     """A finder of the line where a table (and key) appears, for error messages."""
     lines = text.splitlines()
     header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")

@@ -201,9 +201,9 @@ def replay_one(path: Path, settings: SettingsFile | None, out: Path | None, seed
         print(f"FAIL {path}:{exc.step.line}: {exc.step.text}", file=sys.stderr)
         print(exc.report(), file=sys.stderr)
     except ScriptError as exc:
-        line = exc.line or (step.line if step else 0)
-        result.status, result.message = "error", f"line {line}: {exc.message}"
-        print(f"ERROR {path}:{line}: {exc.message}", file=sys.stderr)
+        where = exc.line or (step.line if step else 0)
+        result.status, result.message = "error", f"line {where}: {exc.message}"
+        print(f"ERROR {path}:{where}: {exc.message}", file=sys.stderr)
     finally:
         result.virtual_seconds = (sim.clock.now - start) / 1e6
         sim.close()
