@@ -128,10 +128,17 @@ class Runner:
             callback = self.readers.get(fd)
             if callback is not None:
                 callback()
+                self._after_io()
         for fd in writable:
             callback = self.writers.get(fd)
             if callback is not None:
                 callback()
+                self._after_io()
+
+    def _after_io(self) -> None:
+        """What an I/O callback changed (a key, a hang-up) is seen by `until` like a clock event."""
+        for hook in list(self.clock.after_event):
+            hook()
 
 
 def _alive(fd: int) -> bool:
