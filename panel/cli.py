@@ -262,6 +262,7 @@ class Prompt:
 
     def start(self) -> None:
         self.runner.add_reader(self.fd, self._readable)
+        self._lcd_changed(list(self.interp.sim.main.board.panel.lcd.lines))  # what it shows now
         self._prompt()
 
     def _prompt(self) -> None:

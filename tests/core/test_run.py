@@ -102,3 +102,9 @@ def test_a_recorded_session_replays_to_the_same_state(running, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "estudio190f.panel.cli", "replay", str(script)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_prompt_shows_the_lcd_at_start(running, tmp_path):
+    r = running("--speed", "20")
+    out = r.read_until("READY")
+    assert "LCD |" in out and "FAX READY" in out
