@@ -20,7 +20,6 @@ path taken out, the cover closed; the cassette filled; the cover closed.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from PIL import Image
 
 from .board import Board
 from .clock import SECOND, Timer
+from .sensors import SensorEdges
 
 PAPER_SIZES_MM: dict[str, tuple[float, float]] = {
     "letter": (215.9, 279.4),
@@ -158,9 +158,8 @@ class PrinterEngine:
         self._timer: Timer | None = None
         self._warm_timer: Timer | None = None
         self._sensor_state = self._path_sensors()
-        self.sensor_listeners: list[Callable[[str, bool], None]] = []
-        self._edges: deque[tuple[str, bool]] = deque()
-        self._dispatching = False
+        self._sensor_edges_bus = SensorEdges(board.log, "printer")
+        self.sensor_listeners = self._sensor_edges_bus.listeners
         self.delivery_listeners: list[Callable[[PrintedSheet], None]] = []
         board.printer = self
         board.faults.register("printer.jam", self._jam_set, self._jam_clear)
@@ -417,17 +416,4 @@ class PrinterEngine:
         self._notify("warmed_up", True)
 
     def _notify(self, sensor: str, state: bool) -> None:
-        # Edges raised by a listener (the firmware picks the next document on an exit edge)
-        # wait until every listener has seen the edge before them: all see the same order.
-        self._edges.append((sensor, state))
-        if self._dispatching:
-            return
-        self._dispatching = True
-        try:
-            while self._edges:
-                edge_sensor, edge_state = self._edges.popleft()
-                self.log.emit("printer", "sensor", sensor=edge_sensor, on=edge_state)
-                for fn in list(self.sensor_listeners):
-                    fn(edge_sensor, edge_state)
-        finally:
-            self._dispatching = False
+        self._sensor_edges_bus.notify(sensor, state)

@@ -34,6 +34,7 @@ from PIL import Image
 from .board import Board
 from .clock import US, Timer
 from .document import MAX_WIDTH_MM, Sheet
+from .sensors import SensorEdges
 
 PELS_PER_MM = 8
 SCAN_PELS = 1728  # 216 mm at 8 pels/mm (T.4 A4/Letter width)
@@ -155,9 +156,8 @@ class DocumentFeeder:
         self._jam_pending = False
         self._moving_since = 0
         self._timer: Timer | None = None
-        self.sensor_listeners: list[Callable[[str, bool], None]] = []
-        self._edges: deque[tuple[str, bool]] = deque()
-        self._dispatching = False
+        self._sensor_edges_bus = SensorEdges(board.log, "adf")
+        self.sensor_listeners = self._sensor_edges_bus.listeners
         self.cis: CisScanner | None = None
         board.feeder = self
         board.faults.register("adf.jam", self._fault_set, self._fault_clear)
@@ -363,20 +363,7 @@ class DocumentFeeder:
                 self.cis.lamp_on = False
 
     def _notify(self, sensor: str, state: bool) -> None:
-        # Edges raised by a listener (the firmware picks the next document on an exit edge)
-        # wait until every listener has seen the edge before them: all see the same order.
-        self._edges.append((sensor, state))
-        if self._dispatching:
-            return
-        self._dispatching = True
-        try:
-            while self._edges:
-                edge_sensor, edge_state = self._edges.popleft()
-                self.log.emit("adf", "sensor", sensor=edge_sensor, on=edge_state)
-                for fn in list(self.sensor_listeners):
-                    fn(edge_sensor, edge_state)
-        finally:
-            self._dispatching = False
+        self._sensor_edges_bus.notify(sensor, state)
 
 
 class CisScanner:
