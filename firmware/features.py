@@ -20,7 +20,6 @@ KNOWN: dict[str, tuple[str, str]] = {
     "fax_monitor": ("MONITOR", "MONITOR: on-hook dialing"),
     "scan_email": ("SCAN TO E-MAIL", "SCAN + address + START: scan and e-mail"),
     "report": ("REPORTS", "print the journal, function list or directory list"),
-    "service_sensor": ("SENSOR TEST", "service mode: each sensor's state live"),
     "service_print": ("PRINT TEST", "service mode: print a test pattern"),
     "polling": ("POLLING", "poll a remote machine for documents"),
 }

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from estudio190f.firmware.entry import DIAL_KEYS, key_for_char
 from estudio190f.firmware.machine import PRESS_TIME
@@ -98,18 +97,15 @@ class Interpreter:
         return parse_line(text, line)
 
     def execute(self, step: Step) -> StepRun:
-        machine = self.sim.machine(step.target) if step.target else self.sim.main
-        if step.verb == "on":
-            assert step.inner is not None
-            inner = step.inner
-            inner.line = step.line
-            try:
-                machine = self.sim.machine(step.target)
-            except KeyError as exc:
-                raise ScriptError(str(exc.args[0]), step.line) from None
-            result = yield from self._run(inner, machine)
-            return result
-        return (yield from self._run(step, machine))
+        if step.verb != "on":
+            return (yield from self._run(step, self.sim.main))
+        assert step.inner is not None
+        step.inner.line = step.line
+        try:
+            machine = self.sim.machine(step.target)
+        except KeyError as exc:
+            raise ScriptError(str(exc.args[0]), step.line) from None
+        return (yield from self._run(step.inner, machine))
 
     # -- verbs ----------------------------------------------------------------------------
     def _run(self, step: Step, m: Machine) -> StepRun:
@@ -398,6 +394,3 @@ class Recorder:
 def _quote(text: str) -> str:
     return f'"{text}"' if (" " in text or not text) else text
 
-
-def machine_snapshot(m: Machine) -> dict[str, Any]:
-    return {"lcd": m.lcd_lines(), "leds": m.leds(), "state": m.state()}

@@ -8,7 +8,6 @@ the console and the window all work through it.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -106,12 +105,6 @@ class Machine:
         self.firmware.set_clock(when)
 
     def fault(self, name: str, on: bool) -> None:
-        if name == "relay.down" and not self.board.faults.available(name):
-            relay_fault = self.sim.relay_fault
-            if relay_fault is not None:
-                relay_fault(on)
-                self.board.log.emit("fault", "set" if on else "clear", fault=name)
-                return
         if on:
             self.board.faults.set(name)
         else:
@@ -177,7 +170,6 @@ class Simulation:
         self.start_time = start_time
         self.network = PhoneNetwork(self.clock)
         self.machines: dict[str, Machine] = {}
-        self.relay_fault: Callable[[bool], None] | None = None
         self.relay: Any = None
         self.closers: list[Callable[[], None]] = []
         if isinstance(settings_file, Path):
@@ -236,14 +228,12 @@ class Simulation:
         relay = EmbeddedRelay(maildir, {user: password}).start()
         self.relay = relay
         self.closers.append(relay.stop)
-        self.relay_fault = lambda down: relay.down() if down else self._relay_up()
         for machine in self.machines.values():
             self.point_at_relay(machine)
         return relay
 
-    def _relay_up(self) -> None:
-        if self.relay is not None:
-            self.relay.up()
+    def _retry_mail(self) -> None:
+        """The relay is back: every machine tries its queued e-mail now."""
         for machine in self.machines.values():
             email = getattr(machine.firmware, "email", None)
             if email is not None:
@@ -252,7 +242,12 @@ class Simulation:
     def point_at_relay(self, machine: Machine) -> None:
         from .relay import DEFAULT_USER
 
-        if self.relay is None or machine.smtp_explicit:
+        if self.relay is None:
+            return
+        # `relay.down` is a fault of the one relay every machine uses; clearing it brings the relay
+        # back on the same port and retries every machine's queue.
+        self.relay.attach_fault(machine.board.faults, on_up=self._retry_mail)
+        if machine.smtp_explicit:
             return
         settings = machine.firmware.settings
         with machine.board.nvram.transaction():
@@ -270,9 +265,6 @@ class Simulation:
             return self.machines[name]
         except KeyError:
             raise KeyError(f"no machine named {name!r} (declare it with: device {name} NUMBER)") from None
-
-    def seed_for(self, name: str) -> int:
-        return self.seed * 1_000_003 + zlib.crc32(name.encode())
 
     def close(self) -> None:
         for closer in reversed(self.closers):

@@ -1184,9 +1184,7 @@ class PanelWindow:
         if self._changed("fault_menu", "ready"):
             menu = self.menus["faults"]
             for index, name in enumerate(FAULT_NAMES):
-                available = self.board.faults.available(name) or (
-                    name == "relay.down" and self.sim.relay_fault is not None
-                )
+                available = self.board.faults.available(name)
                 menu.entryconfigure(index, state="normal" if available else "disabled")
         self._tcl_set("faults", " ".join(sorted(self.active_faults)))
 
