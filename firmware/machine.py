@@ -622,7 +622,6 @@ class Firmware:
         self.memory_clear_hooks: list[Callable[[], None]] = []
         # What standby adds after READY on line 2 (e.g. the fax jobs' "REDIAL"): first non-empty.
         self.standby_notes: list[Callable[[], str]] = []
-        self.indicators: dict[str, str] = {"MEMORY": "off", "LINE": "off"}
         self._indicator_sources: dict[tuple[str, str], str] = {}
         self.paper: Any = None  # firmware.copy_job.PaperHandling
         self.email: Any = None  # firmware.email.scan_to_email.ScanToEmail
@@ -766,16 +765,18 @@ class Firmware:
         """MEMORY (documents in memory) and LINE (line in use), set by the jobs. Several sources
         may hold one LED: it shows the strongest (on, then blink, then off)."""
         self._indicator_sources[(name, source)] = state
-        held = [s for (n, _), s in self._indicator_sources.items() if n == name]
-        self.indicators[name] = "on" if "on" in held else ("blink" if "blink" in held else "off")
         if self.powered and self.state != "off":
-            self.leds[name].set(self.indicators[name])
+            self.leds[name].set(self.indicator(name))
+
+    def indicator(self, name: str) -> str:
+        held = [s for (n, _), s in self._indicator_sources.items() if n == name]
+        return "on" if "on" in held else ("blink" if "blink" in held else "off")
 
     def restore_leds(self) -> None:
         self._mode_leds()
         self.leds["ALARM"].set("on" if self.alerts else "off")
-        for name, state in self.indicators.items():
-            self.leds[name].set(state)
+        for name in ("MEMORY", "LINE"):
+            self.leds[name].set(self.indicator(name))
 
     def clear_memory(self) -> None:
         """Service mode MEMORY CLEAR: documents in memory, queued mail and the journal."""

@@ -16,7 +16,14 @@ from xml.sax.saxutils import escape, quoteattr
 from estudio190f import __version__
 from estudio190f.firmware.settings import SettingsFile, SettingsFileError, load_settings_file
 
-from .interpreter import ExpectationFailed, Interpreter, Recorder, StepTask, run_step
+from .interpreter import (
+    ExpectationFailed,
+    Interpreter,
+    Recorder,
+    StepTask,
+    refusal_reason,
+    run_step,
+)
 from .runner import Runner, parse_speed
 from .script import ScriptError, Step, parse_line, parse_script
 from .sim import Simulation
@@ -301,24 +308,13 @@ class Prompt:
             if step is None:
                 self._prompt()
                 continue
-            if step.verb == "help":
-                from .interpreter import HELP
-
-                print(HELP + "\nOK", flush=True)
-                self._prompt()
-                continue
             self.busy = True
             StepTask(self.interp, step, self._done).start()
 
     def _done(self, result: list[str] | None, error: BaseException | None) -> None:
         self.busy = False
         if error is not None:
-            if isinstance(error, ExpectationFailed):
-                print(f"ERR expectation failed: {error.message}", flush=True)
-            elif isinstance(error, ScriptError):
-                print(f"ERR {error.message}", flush=True)
-            else:
-                print(f"ERR internal error: {error!r}", flush=True)
+            print(f"ERR {refusal_reason(error)}", flush=True)
         else:
             for line in result or []:
                 print(line, flush=True)

@@ -33,7 +33,7 @@ import serial.rfc2217 as rfc2217
 
 from estudio190f.hw.eventlog import Event
 
-from .interpreter import ExpectationFailed, Interpreter, StepTask
+from .interpreter import ExpectationFailed, Interpreter, StepTask, refusal_reason
 from .runner import Runner
 from .script import ScriptError, Step, parse_line
 from .sim import Machine, Simulation
@@ -247,16 +247,6 @@ class ConsoleSession:
         self._out.clear()
         self.dropped_total += self.dropped
         self.dropped = 0
-
-
-def refusal_reason(error: BaseException) -> str:
-    """The reason after `ERR` for a step that failed (shared with the prompt of `run`)."""
-    if isinstance(error, ExpectationFailed):
-        return f"expectation failed: {error.message}"
-    if isinstance(error, ScriptError):
-        return error.message
-    # no str(error): an unexpected exception's text is not vetted for what may be shown
-    return f"internal error ({type(error).__name__})"
 
 
 # -- what the machines do, as event lines -----------------------------------------------------

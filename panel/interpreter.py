@@ -277,6 +277,16 @@ class Interpreter:
         return []
 
 
+def refusal_reason(error: BaseException) -> str:
+    """The reason after `ERR` for a step that failed (the console, the prompt of `run`)."""
+    if isinstance(error, ExpectationFailed):
+        return f"expectation failed: {error.message}"
+    if isinstance(error, ScriptError):
+        return error.message
+    # no str(error): an unexpected exception's text is not vetted for what may be shown
+    return f"internal error ({type(error).__name__})"
+
+
 # -- drivers ------------------------------------------------------------------------------------
 
 
