@@ -43,10 +43,8 @@ T0 = 60 * SECOND  # T.30 T0: dialing done to answer, else "no answer"
 
 @dataclass
 class CallProgress:
-    lcd: str  # DIALING | SENDING | RECEIVING
     stage: str  # dialing | ringing | phase A-E | done
     page: int = 0  # page in progress (1-based; 0 before the first)
-    pages: int = 0  # pages to send (0 when receiving: unknown)
     speed: str = ""  # e.g. "V.17 14400"
     remote_id: str = ""
 
@@ -85,13 +83,10 @@ class CallResult:
 
 
 class PageStore:
-    """A receiving sink: keeps pages up to a count (None: no limit), tells the job each one."""
+    """A receiving sink: keeps pages up to a count (None: no limit)."""
 
-    def __init__(
-        self, max_pages: int | None = None, on_page: Callable[[ReceivedPage], None] | None = None
-    ) -> None:
+    def __init__(self, max_pages: int | None = None) -> None:
         self.max_pages = max_pages
-        self.on_page = on_page
         self.pages: list[ReceivedPage] = []
         self.busy = False  # ECM: answer RNR while set (the printer or memory is not ready)
 
@@ -99,8 +94,6 @@ class PageStore:
         if self.max_pages is not None and len(self.pages) >= self.max_pages:
             return False
         self.pages.append(page)
-        if self.on_page is not None:
-            self.on_page(page)
         return True
 
     def room_for_more(self) -> bool:
@@ -142,6 +135,7 @@ class FaxCall:
         direction: str,
         *,
         on_progress: Callable[[CallProgress], None] | None = None,
+        on_page: Callable[[str, int], None] | None = None,
         on_done: Callable[[CallResult], None] | None = None,
         sink: PageSink | None = None,
     ) -> None:
@@ -152,9 +146,10 @@ class FaxCall:
         self.session = session
         self.direction = direction
         self.on_progress = on_progress
+        self.on_page = on_page
         self.on_done = on_done
         self.sink = sink
-        self.progress = CallProgress("DIALING" if session.role == "caller" else "RECEIVING", "idle")
+        self.progress = CallProgress("idle")
         self.result: CallResult | None = None
         self._queue: deque[ev.Command] = deque()
         self._awaiting: str | None = None  # tag of the transmission in progress
@@ -178,24 +173,28 @@ class FaxCall:
         poll: bool = False,
         sink: PageSink | None = None,
         on_progress: Callable[[CallProgress], None] | None = None,
+        on_page: Callable[[str, int], None] | None = None,
         on_done: Callable[[CallResult], None] | None = None,
     ) -> FaxCall:
-        """Call `number` to send `pages` (or, with `poll`, to receive the far end's document)."""
+        """Call `number` to send `pages` (or, with `poll`, to receive the far end's document).
+        The session reads `pages` as it goes (it is not copied): `on_page(kind, page)` says
+        when a page is sent, confirmed or received."""
         config = config or StationConfig()
         if poll:
             config.poll = True
         sink = sink or KeepAll()
-        session = T30Session("caller", config, list(pages), sink)
+        session = T30Session("caller", config, pages, sink)
         call = cls(
             board,
             session,
             "poll" if poll else "send",
             on_progress=on_progress,
+            on_page=on_page,
             on_done=on_done,
             sink=sink,
         )
         call.log.emit("fax", "dial", number=number, pages=len(pages), poll=poll)
-        call._set_progress(stage="dialing", pages=len(pages))
+        call._set_progress(stage="dialing")
         if call.line.state != "idle":
             # Our own line is in use (a call in progress): leave it alone.
             call.log.emit("fax", "line_in_use", state=call.line.state)
@@ -217,7 +216,7 @@ class FaxCall:
     ) -> FaxCall:
         """Answer the ringing line and receive (or be polled for `polling_document`)."""
         sink = sink or KeepAll()
-        session = T30Session("answerer", config or StationConfig(), list(polling_document), sink)
+        session = T30Session("answerer", config or StationConfig(), polling_document, sink)
         call = cls(board, session, "receive", on_progress=on_progress, on_done=on_done, sink=sink)
         call.log.emit("fax", "answer")
         if call.line.connected:
@@ -281,8 +280,7 @@ class FaxCall:
         self._started = True
         self._connected_at = self.board.clock.now
         self.log.emit("t30", "connected", role=self.session.role)
-        lcd = "SENDING" if self.direction == "send" else "RECEIVING"
-        self._set_progress(lcd=lcd, stage="A")
+        self._set_progress(stage="A")
         self._run(self.session.start())
 
     def _modem_event(self, event: ModemEvent) -> None:
@@ -405,7 +403,10 @@ class FaxCall:
             self.log.emit("t30", "page", event="start", **info)
             self._set_progress(page=int(info["page"]))
         elif kind in ("page_sent", "page_confirmed", "page_received"):
-            self.log.emit("t30", "page", event=kind.removeprefix("page_"), **info)
+            event = kind.removeprefix("page_")
+            self.log.emit("t30", "page", event=event, **info)
+            if self.on_page is not None:
+                self.on_page(event, int(info["page"]))
         elif kind == "finished":
             pass  # the result is reported when the line is released (Hangup)
 

@@ -69,10 +69,6 @@ class FaxFile:
         """The job name of its pages in image memory."""
         return self.label
 
-    @property
-    def finished(self) -> bool:
-        return self.purpose == "send" and all(d.state != "pending" for d in self.destinations)
-
     def to_meta(self) -> dict[str, Any]:
         meta = asdict(self)
         meta.pop("record")

@@ -164,12 +164,9 @@ class MemoryOutbox(Outbox):
         self.send_at = file.send_at
         self.destinations = file.destinations
         self.calls = file.calls
-        self._cache: tuple[int, Page] | None = None
 
     def page(self, number: int) -> Page | None:
-        if self._cache is None or self._cache[0] != number:
-            self._cache = (number, self.files.page(self.file, number))
-        return self._cache[1]
+        return self.files.page(self.file, number)
 
     def known(self) -> int:
         return len(self.file.pages)
@@ -275,13 +272,19 @@ class PacedCall(FaxCall):
     up to the receiver's T2 (6 s), after which the receiver hangs up and the call is redialled
     for the pages not yet sent."""
 
-    document: OutgoingDocument | None = None
-    _held: list[ModemEvent]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: list[ModemEvent] = []  # the far end's response, held until the page is read
+
+    def waiting_for_scanner(self) -> bool:
+        """Whether the page after the one just sent is still being read."""
+        document = self.session.document
+        return isinstance(document, OutgoingDocument) and document.waiting_for(
+            self.session.page_index + 1
+        )
 
     def _modem_event(self, event: ModemEvent) -> None:
-        held = getattr(self, "_held", None)
-        if held is None:
-            held = self._held = []
+        held = self._held
         if not isinstance(event, TransmitDone) and (held or self._must_wait(event)):
             if not held:
                 self.log.emit("fax", "waiting_for_scanner", page=self.session.page_index + 2)
@@ -290,16 +293,13 @@ class PacedCall(FaxCall):
         super()._modem_event(event)
 
     def _must_wait(self, event: ModemEvent) -> bool:
-        doc = self.document
-        if doc is None or not isinstance(event, FrameReceived):
+        if not isinstance(event, FrameReceived):
             return False
         state = self.session.state
-        return state in ("t_post_sent", "t_pps_sent") and doc.waiting_for(
-            self.session.page_index + 1
-        )
+        return state in ("t_post_sent", "t_pps_sent") and self.waiting_for_scanner()
 
     def _timer_expired(self, name: str) -> None:
-        if getattr(self, "_held", None) and name in ("T4", "T5"):
+        if self._held and name in ("T4", "T5"):
             return  # the response has come; it is only held back
         super()._timer_expired(name)
 
@@ -307,12 +307,9 @@ class PacedCall(FaxCall):
         """Whether a response held back confirmed the page just sent (MCF, RTP or PIP): when the
         call ends before it was let through, that page still reached the far end."""
         session = self.session
-        if session.state == "t_pps_sent":
-            # ECM: only the answer to the page's last block confirms the page.
-            blocks = len(getattr(session, "_blocks", ()))
-            if getattr(session, "_block", 0) != blocks - 1:
-                return False
-        for event in getattr(self, "_held", []):
+        if session.state == "t_pps_sent" and not session.on_last_block:
+            return False  # ECM: only the answer to the page's last block confirms the page
+        for event in self._held:
             if isinstance(event, FrameReceived) and event.crc_ok:
                 try:
                     name = parse_frame(event.frame).name
@@ -324,10 +321,8 @@ class PacedCall(FaxCall):
 
     def page_ready(self) -> None:
         """The scanner has read another page (or stopped): let held events through if due."""
-        held = getattr(self, "_held", None)
-        if not held or self.result is not None:
-            return
-        if self.document is not None and self.document.waiting_for(self.session.page_index + 1):
+        held = self._held
+        if not held or self.result is not None or self.waiting_for_scanner():
             return
         self._held = []
         for event in held:
@@ -337,6 +332,32 @@ class PacedCall(FaxCall):
 
 
 # -- one call to one destination ---------------------------------------------------------------------
+@dataclass
+class HeaderStamp:
+    """The transmit header of one call's pages (`firmware.tx_header`): the settings and the
+    time as the call began, the call's serial, the memory file and its page count."""
+
+    mode: str  # transmit.header: outside | inside | off
+    when: str
+    station: str
+    number: str
+    serial: int
+    file_no: int | None
+    total: int  # pages shown after P.nnn/ (0 when not known)
+
+    @classmethod
+    def for_call(cls, fw: Firmware, serial: int, file_no: int | None, total: int) -> HeaderStamp:
+        settings = fw.settings
+        return cls(str(settings.get("transmit.header")), fw.clock_text(),
+                   str(settings.get("machine.station_name")), str(settings.get("machine.number")),
+                   serial, file_no, total)  # fmt: skip
+
+    def __call__(self, number: int, page: Page) -> Page:
+        text = header_text(self.when, self.station, self.number, self.serial, number, self.total,
+                           self.file_no)  # fmt: skip
+        return apply_header(page, text, self.mode)
+
+
 class Transmission:
     """One call: the document's pages not yet confirmed by this destination, with the header."""
 
@@ -348,14 +369,11 @@ class Transmission:
         self.dest = dest
         self.display = display
         self.serial = service.files.next_serial()
-        self.when = self.fw.clock_text()
+        self.stamp = HeaderStamp.for_call(self.fw, self.serial, outbox.file_no, self._total())
+        self.when = self.stamp.when
         self.started_at = self.fw.board.clock.now
         self.resumed = bool(dest.confirmed)
-        settings = self.fw.settings
-        self.header_mode = str(settings.get("transmit.header"))
-        self.station = str(settings.get("machine.station_name"))
-        self.own_number = str(settings.get("machine.number"))
-        self.document = OutgoingDocument(outbox, dest.confirmed, self._stamp)
+        self.document = OutgoingDocument(outbox, dest.confirmed, self.stamp)
         self.call: FaxCall | None = None
         self._page = 0
         self._stage = ""
@@ -368,18 +386,14 @@ class Transmission:
         direct = isinstance(self.outbox, DirectOutbox)
         kind = PacedCall if direct else FaxCall
         fw.log.emit("fax", "transmission", file=self.outbox.label, number=self.dest.number,
-                    serial=self.serial, when=self.when, header=self.header_mode,
+                    serial=self.serial, when=self.when, header=self.stamp.mode,
                     resume_from=self.document.number(0))  # fmt: skip
-        fw.log.listeners.append(self._trace)
         # The session reads the pages as it needs them (a direct transmission's grow as they are
-        # read): it gets `self.document` below; `dial` is given stand-ins only to count them, as
-        # it copies what it gets (which would load and stamp every page before the first ring).
-        count = [self.document.placeholder()] * len(self.document)
-        call = kind.dial(fw.board, self.dest.number, count, config,
-                         on_progress=self._progress, on_done=self._done)  # fmt: skip
-        call.session.document = self.document
+        # read), each loaded and stamped when first asked for.
+        call = kind.dial(fw.board, self.dest.number, self.document, config,
+                         on_progress=self._progress, on_page=self._page_event,
+                         on_done=self._done)  # fmt: skip
         if isinstance(call, PacedCall):
-            call.document = self.document
             assert isinstance(self.outbox, DirectOutbox)
             self.outbox.listeners.append(call.page_ready)
         self.call = call if call.result is None else None
@@ -393,11 +407,6 @@ class Transmission:
         knows only whether another sheet is in the feeder."""
         return 0 if isinstance(self.outbox, DirectOutbox) else self.outbox.total() or 0
 
-    def _stamp(self, number: int, page: Page) -> Page:
-        text = header_text(self.when, self.station, self.own_number, self.serial, number,
-                           self._total(), self.outbox.file_no)  # fmt: skip
-        return apply_header(page, text, self.header_mode)
-
     def _progress(self, progress: CallProgress) -> None:
         stage = progress.stage
         if stage in ("dialing", "ringing", "idle"):
@@ -407,7 +416,7 @@ class Transmission:
             return
         if progress.page != self._page:
             # A page's data is going out: phase C (the session itself stays in D meanwhile),
-            # until FaxCall's trace says the page is sent (`_trace`).
+            # until the call says the page is sent (`_page_event`).
             self._page = progress.page
             self.display.set_state("t30.phase_c")
         elif stage != self._stage:
@@ -421,23 +430,19 @@ class Transmission:
         else:
             self.display.show("SENDING", progress.remote_id or self.dest.number)
 
-    def _trace(self, event: dict[str, Any]) -> None:
-        """FaxCall's session trace: a page's data is out (phase D), or the far end confirmed it.
-        A confirmed page is saved with the file at once, so that after a power cut in the middle
-        of the call the transmission resumes after it instead of sending it twice."""
-        if event.get("src") != "t30" or event.get("ev") != "page":
-            return
-        if event.get("event") == "sent":
+    def _page_event(self, kind: str, page: int) -> None:
+        """A page's data is out (phase D), or the far end confirmed it. A confirmed page is
+        saved with the file at once, so that after a power cut in the middle of the call the
+        transmission resumes after it instead of sending it twice."""
+        if kind == "sent":
             self.display.set_state("t30.phase_d")
-        elif event.get("event") == "confirmed":
-            number = self.document.number(int(event["page"]) - 1)
+        elif kind == "confirmed":
+            number = self.document.number(page - 1)
             if number not in self.dest.confirmed:
                 self.dest.confirmed = sorted([*self.dest.confirmed, number])
                 self.outbox.save()
 
     def _done(self, result: CallResult) -> None:
-        if self._trace in self.fw.log.listeners:
-            self.fw.log.listeners.remove(self._trace)
         if isinstance(self.outbox, DirectOutbox) and self.call is not None:
             if isinstance(self.call, PacedCall) and self.call.page_ready in self.outbox.listeners:
                 self.outbox.listeners.remove(self.call.page_ready)
@@ -776,16 +781,12 @@ class FaxService:
         display.show("POLLING", number)
         config = config_from_settings(self.settings.get)
         config.polling_password = str(self.settings.get("polling.password"))
-        document = ReceivedDocument("POLL", number, fw.clock_text())
-        sink = ReceptionSink(self.paper.queue, self.paper.memory, lambda: document.remote)
-        call = FaxCall.dial(self.board, number, (), config, poll=True, sink=sink,
-                            on_progress=self._rx_progress, on_done=self._rx_done)  # fmt: skip
-        rx = ActiveReception(call, "POLL", display, sink, document, number=number)
-        sink.on_page = lambda page: self._rx_page(rx, page)
-        self.reception = rx
-        self.rx_record.begin(fw.clock_text(), "POLL")
-        if call.result is not None:
-            self._rx_done(call.result)
+        self._track_reception(
+            "POLL", display,
+            lambda sink: FaxCall.dial(self.board, number, (), config, poll=True, sink=sink,
+                                      on_progress=self._rx_progress, on_done=self._rx_done),
+            number=number,
+        )  # fmt: skip
 
     def polling_document_feature(self, fw: Firmware, **_: Any) -> None:
         """FUNCTION menu: scan the feeder as the document remote machines may poll."""
@@ -796,6 +797,8 @@ class FaxService:
             return fw.notice("NO DOCUMENT", "LOAD DOCUMENT")
         if self.paper.scan.busy or self.scanning is not None:
             return fw.notice("POLLING DOCUMENT", "SCANNER BUSY")
+        if existing is not None and self._offered(existing):
+            return fw.notice("POLLING DOCUMENT", "LINE BUSY")
         if existing is not None:
             self.files.delete(existing)  # the new document replaces the old one
         resolution, contrast = fw.resolution, fw.contrast
@@ -816,6 +819,8 @@ class FaxService:
             if self.current is not None and self.current.outbox.file_no == file.no:
                 continue
             if self.scanning is not None and self.scanning.outbox.file_no == file.no:
+                continue
+            if self._offered(file):
                 continue
             if file.purpose == "send" and file.state == "ready":
                 # Settled as cancelled: reported (as transmit.report says) and deleted.
@@ -929,9 +934,7 @@ class FaxService:
         current = self.current
         if current is not None and current.outbox is outbox and current.call is not None:
             call = current.call
-            if isinstance(call, PacedCall) and current.document.waiting_for(
-                call.session.page_index + 1
-            ):
+            if isinstance(call, PacedCall) and call.waiting_for_scanner():
                 # The page the call waits for will not come (the last original was unreadable).
                 self.log.emit("fax", "direct_short", pages=len(outbox.pages))
                 call.cancel()
@@ -1200,36 +1203,44 @@ class FaxService:
         display.set_state("answer")
         display.show("RECEIVING", "")
         config = config_from_settings(self.settings.get)
-        document = ReceivedDocument("RX", "", fw.clock_text())
-        sink = ReceptionSink(self.paper.queue, self.paper.memory, lambda: document.remote)
-        polling_pages: list[Page] = []
+        polling_pages: Sequence[Page] = ()
         polled_file = self.polling_file()
         serial = 0
         if polled_file is not None:
+            # Offered in our DIS; a page is loaded and stamped only if the caller polls.
             config.polling_password = str(self.settings.get("polling.password"))
             serial = self.files.next_serial()
-            polling_pages = self._polling_pages(polled_file, serial)
-        self.rx_record.begin(fw.clock_text(), "RX")
-        call = FaxCall.answer(self.board, config, sink=sink, polling_document=polling_pages,
-                              on_progress=self._rx_progress, on_done=self._rx_done)  # fmt: skip
-        rx = ActiveReception(call, "RX", display, sink, document,
-                             polled_file=polled_file.no if polled_file else None,
-                             polled_serial=serial)  # fmt: skip
+            stamp = HeaderStamp.for_call(fw, serial, polled_file.no, len(polled_file.pages))
+            polling_pages = OutgoingDocument(MemoryOutbox(self.files, polled_file), (), stamp)
+        self._track_reception(
+            "RX", display,
+            lambda sink: FaxCall.answer(self.board, config, sink=sink,
+                                        polling_document=polling_pages,
+                                        on_progress=self._rx_progress, on_done=self._rx_done),
+            polled_file=polled_file.no if polled_file else None, polled_serial=serial,
+        )  # fmt: skip
+
+    def _track_reception(self, kind: str, display: JobDisplay,
+                         place_call: Callable[[ReceptionSink], FaxCall], number: str = "",
+                         polled_file: int | None = None, polled_serial: int = 0) -> None:  # fmt: skip
+        """Start a reception (RX: answered, POLL: we polled `number`): its pages go to the
+        print queue, a note of it to NVRAM, its progress to `display`."""
+        fw = self.fw
+        document = ReceivedDocument(kind, number, fw.clock_text())
+        sink = ReceptionSink(self.paper.queue, self.paper.memory, lambda: document.remote)
+        self.rx_record.begin(fw.clock_text(), kind)
+        call = place_call(sink)
+        rx = ActiveReception(call, kind, display, sink, document, number=number,
+                             polled_file=polled_file, polled_serial=polled_serial)  # fmt: skip
         sink.on_page = lambda page: self._rx_page(rx, page)
         self.reception = rx
         if call.result is not None:
-            self._rx_done(call.result)
+            self._rx_done(call.result)  # the call ended before it began (the line was gone)
 
-    def _polling_pages(self, file: FaxFile, serial: int) -> list[Page]:
-        mode = str(self.settings.get("transmit.header"))
-        when = self.fw.clock_text()
-        station = str(self.settings.get("machine.station_name"))
-        number = str(self.settings.get("machine.number"))
-        pages = []
-        for n in range(1, len(file.pages) + 1):
-            text = header_text(when, station, number, serial, n, len(file.pages), file.no)
-            pages.append(apply_header(self.files.page(file, n), text, mode))
-        return pages
+    def _offered(self, file: FaxFile) -> bool:
+        """Whether the call in progress offers `file` for polling: its pages are read from
+        memory as the caller takes them, so it stays until the call ends."""
+        return self.reception is not None and self.reception.polled_file == file.no
 
     def polling_file(self) -> FaxFile | None:
         return next((f for f in self.files.files()

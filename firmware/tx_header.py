@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from .page import Page
-from .reports import CELL_W, clean, glyphs
+from .reports import clean, draw_text
+from .t30.image import fit_pixels
 
 HEADER_MODES = ("inside", "outside", "off")
 LEFT_MARGIN = 32  # dots (4 mm at 8 dots/mm)
@@ -48,22 +49,11 @@ def header_rows(resolution: str) -> int:
 
 
 def header_band(text: str, resolution: str, width: int) -> np.ndarray:
-    """The header as pixels (rows, width), True = black."""
-    scale = ROW_SCALE[resolution]
-    band = np.zeros((header_rows(resolution), width), dtype=bool)
-    top = round(FINE_TOP * scale)
-    table = glyphs()
-    for i, ch in enumerate(text):
-        x = LEFT_MARGIN + i * CELL_W
-        if x + CELL_W > width:
-            break  # a very long name is cut at the page's edge
-        glyph = table.get(ch, table["?"])
-        if scale < 1:
-            glyph = glyph[::2]
-        elif scale > 1:
-            glyph = np.repeat(glyph, int(scale), axis=0)
-        band[top : top + glyph.shape[0], x : x + CELL_W] = glyph
-    return band
+    """The header as pixels (rows, width), True = black: drawn at fine, then its rows scaled
+    to `resolution`. A very long name is cut at the page's edge."""
+    band = np.zeros((header_rows("fine"), width), dtype=bool)
+    draw_text(band, FINE_TOP, LEFT_MARGIN, text)
+    return fit_pixels(Page(band, "fine"), resolution, width)
 
 
 def apply_header(page: Page, text: str, mode: str) -> Page:

@@ -78,14 +78,12 @@ class LineEvent:
 class Call:
     """One call through the exchange, from dialing to the last hang-up."""
 
-    def __init__(self, caller: LineInterface, callee: LineInterface | None, number: str) -> None:
+    def __init__(self, caller: LineInterface, callee: LineInterface | None) -> None:
         self.caller = caller
         self.callee = callee
-        self.number = number
         self.state = "ringing"  # ringing | connected | ended
         self.rings = 0
         self.ring_timer: Timer | None = None
-        self.connected_at: int | None = None
 
     def other(self, line: LineInterface) -> LineInterface | None:
         return self.callee if line is self.caller else self.caller
@@ -265,6 +263,16 @@ class LineInterface:
             raise KeyError(name)
 
     # -- internals ---------------------------------------------------------------------------------
+    def _lose_call(self, kind: str) -> None:
+        """The call went from under us (`remote_hangup`: the far end hung up; `dropped`: the
+        network cut it): the modem loses the line, a ringing line goes quiet, else it stays off
+        hook."""
+        self.call = None
+        if self.modem is not None:
+            self.modem.line_lost()
+        self.state = "idle" if self.state == "ringing" else "off_hook"
+        self._event(kind)
+
     def _later(self, delay: int, fn: Callable[..., Any], *args: Any) -> None:
         self._timers = [t for t in self._timers if not t.cancelled]
         self._timers.append(self.clock.call_later(delay, fn, *args, label="line"))
@@ -338,7 +346,7 @@ class PhoneNetwork:
             caller.state = "busy"
             caller._event("busy")
             return
-        call = Call(caller, callee, number)
+        call = Call(caller, callee)
         caller.call = call
         caller.state = "calling"
         # An unassigned number, or a call lost on the way, rings out with nobody at the far end.
@@ -370,7 +378,6 @@ class PhoneNetwork:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
         call.state = "connected"
-        call.connected_at = self.clock.now
         call.caller.state = "connected"
         assert call.callee is not None
         call.callee.state = "connected"
@@ -383,11 +390,7 @@ class PhoneNetwork:
         call.state = "ended"
         other = call.other(by)
         if other is not None and other.call is call:
-            other.call = None
-            if other.modem is not None:
-                other.modem.line_lost()
-            other.state = "idle" if other.state == "ringing" else "off_hook"
-            other._event("remote_hangup")
+            other._lose_call("remote_hangup")
 
     def _drop(self, call: Call) -> None:
         if call.ring_timer is not None:
@@ -395,11 +398,7 @@ class PhoneNetwork:
         call.state = "ended"
         for line in (call.caller, call.callee):
             if line is not None and line.call is call:
-                line.call = None
-                if line.modem is not None:
-                    line.modem.line_lost()
-                line.state = "idle" if line.state == "ringing" else "off_hook"
-                line._event("dropped")
+                line._lose_call("dropped")
 
 
 def flip_bits(data: bytes, ber: float, rng: np.random.Generator) -> bytes:

@@ -35,7 +35,6 @@ class Modulation:
     """One modem and bit rate, with its training times and its T.31 carrier codes."""
 
     key: str  # "V.17/14400"; the names SpanDSP's TSB85 scripts use
-    family: str  # V.21 | V.27ter | V.29 | V.17
     rate: int  # bit/s
     long_train: int  # µs of training before data
     short_train: int  # µs; the same as long_train where the modem has no short train
@@ -57,15 +56,15 @@ class Modulation:
 # Training times: V.27ter 4800 708 ms and 2400 943 ms, V.29 253 ms, V.17 long 1393 ms and short
 # 142 ms (T.30 Appendix/T.31 figures; PEERS.md "Line timing" quotes V.17 and V.29 the same).
 _TABLE = (
-    Modulation("V.21", "V.21", 300, 0, 0, 3),
-    Modulation("V.27ter/2400", "V.27ter", 2400, 943 * MS, 943 * MS, 24),
-    Modulation("V.27ter/4800", "V.27ter", 4800, 708 * MS, 708 * MS, 48),
-    Modulation("V.29/7200", "V.29", 7200, 253 * MS, 253 * MS, 72),
-    Modulation("V.29/9600", "V.29", 9600, 253 * MS, 253 * MS, 96),
-    Modulation("V.17/7200", "V.17", 7200, 1393 * MS, 142 * MS, 73, 74),
-    Modulation("V.17/9600", "V.17", 9600, 1393 * MS, 142 * MS, 97, 98),
-    Modulation("V.17/12000", "V.17", 12000, 1393 * MS, 142 * MS, 121, 122),
-    Modulation("V.17/14400", "V.17", 14400, 1393 * MS, 142 * MS, 145, 146),
+    Modulation("V.21", 300, 0, 0, 3),
+    Modulation("V.27ter/2400", 2400, 943 * MS, 943 * MS, 24),
+    Modulation("V.27ter/4800", 4800, 708 * MS, 708 * MS, 48),
+    Modulation("V.29/7200", 7200, 253 * MS, 253 * MS, 72),
+    Modulation("V.29/9600", 9600, 253 * MS, 253 * MS, 96),
+    Modulation("V.17/7200", 7200, 1393 * MS, 142 * MS, 73, 74),
+    Modulation("V.17/9600", 9600, 1393 * MS, 142 * MS, 97, 98),
+    Modulation("V.17/12000", 12000, 1393 * MS, 142 * MS, 121, 122),
+    Modulation("V.17/14400", 14400, 1393 * MS, 142 * MS, 145, 146),
 )
 MODULATIONS: dict[str, Modulation] = {m.key: m for m in _TABLE}
 V21 = MODULATIONS["V.21"]
@@ -202,8 +201,7 @@ class Modem:
         self._tx_timers: list[Timer] = []
         self._open_carrier: str | None = None  # a carrier left on for more frames or data
         self._open_short = False
-        self._carrier_on = False  # our own carrier is on the line now
-        self._carrier_mod: str | None = None
+        self._carrier_mod: str | None = None  # our own carrier on the line now
         self._cng_timer: Timer | None = None
         self._tone_on: str | None = None
         # receiver
@@ -214,11 +212,6 @@ class Modem:
         self.remote_tone: str | None = None
 
     # -- transmitter ------------------------------------------------------------------------
-    @property
-    def transmitting(self) -> bool:
-        """Something is queued or on the line from our side (tones of the CNG cadence aside)."""
-        return self._tx_free > self.clock.now or self._open_carrier is not None
-
     @property
     def tx_free_at(self) -> int:
         return max(self._tx_free, self.clock.now)
@@ -343,7 +336,7 @@ class Modem:
         self.stop_cng()
         if self._tone_on is not None:
             self._emit_now(Signal(TONE_OFF, tone=self._tone_on))
-        if self._carrier_on and self._carrier_mod is not None:
+        if self._carrier_mod is not None:
             self._emit_now(Signal(CARRIER_OFF, self._carrier_mod))
         self._open_carrier = None
         self._tx_free = self.clock.now
@@ -392,10 +385,8 @@ class Modem:
     def _emit_now(self, signal: Signal) -> None:
         kind = signal.kind
         if kind == CARRIER_ON:
-            self._carrier_on = True
             self._carrier_mod = signal.modulation
         elif kind == CARRIER_OFF:
-            self._carrier_on = False
             self._carrier_mod = None
         elif kind == TONE_ON:
             self._tone_on = signal.tone
@@ -432,7 +423,7 @@ class Modem:
         mod = signal.modulation
         if kind == CARRIER_ON:
             self.remote_carrier = mod
-            if mod in self.rx_modes and not self._carrier_on:
+            if mod in self.rx_modes and self._carrier_mod is None:
                 self._rx_lock = mod
                 self._rx_trained = mod == "V.21"
                 if self._rx_trained:
@@ -449,7 +440,7 @@ class Modem:
             if self.remote_tone is None:
                 self._notify(RemoteQuiet())
             return
-        if self._rx_lock != mod or self._carrier_on:
+        if self._rx_lock != mod or self._carrier_mod is not None:
             return
         if kind == TRAINED:
             self._rx_trained = True

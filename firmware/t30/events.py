@@ -151,4 +151,3 @@ Command = (
     | Hangup
     | Notify
 )
-TRANSMIT_COMMANDS = (SendTone, SendSilence, SendFrames, SendData)

@@ -309,7 +309,7 @@ class T30Session:
             raise ValueError(f"role must be caller or answerer, not {role!r}")
         self.role = role
         self.config = config or StationConfig()
-        self.document: Sequence[Page] = document or []
+        self.document: Sequence[Page] = document if document is not None else []
         self.sink: PageSink = sink or KeepAll()
         self.state = "idle"
         self.report = SessionReport()
@@ -322,15 +322,12 @@ class T30Session:
         self._received: list[list[ParsedFrame]] = []  # complete frame sets, final frame last
         self._frames_heard = False  # any V.21 frame on this carrier, good or not
         self._v21_carrier = False  # a V.21 carrier is on (whoever runs us reports carriers)
-        self._garbled = False
-        self._final_seen = False
         # command repetition (T4)
         self._cmd: list[Command] = []
         self._cmd_fail = "UNEXPECTED"
         self._tries = 0
         self._phase_b_frames: list[bytes] = []  # DIS or DTC set, repeated until answered
         self._phase_b_repeat = False
-        self._t1_running = False
         # transmitter
         self._modulations: list[str] = []
         self.params: DcsParams | None = None
@@ -367,18 +364,14 @@ class T30Session:
         return PHASES.get(self.state, "E")
 
     @property
-    def finished(self) -> bool:
-        return self.outcome is not None
-
-    @property
-    def state_path(self) -> str:
-        return f"t30.phase_{self.phase.lower()}.{self.state}"
+    def on_last_block(self) -> bool:
+        """ECM: whether the block being sent is the page's last."""
+        return self._block == len(self._blocks) - 1
 
     def start(self) -> list[Command]:
         """The call is connected (the caller's line answered, or the answerer off hook)."""
         if self.state != "idle":
             raise RuntimeError("the session has started already")
-        self._t1_running = True
         if self.role == "caller":
             self._goto("t_wait_dis")
             self._emit(StartCng(), Listen(("V.21",)), StartTimer("T1", self.config.t1))
@@ -495,12 +488,10 @@ class T30Session:
         if event.modulation == "V.21":
             self._frames_heard = True
         if not event.crc_ok:
-            self._garbled = True
             return
         try:
             frame = parse_frame(event.frame)
         except FrameError:
-            self._garbled = True
             return
         if event.modulation != "V.21":
             self._ecm_frame_in(frame)
@@ -510,8 +501,6 @@ class T30Session:
             return
         frames = [*self._pending, frame]
         self._pending = []
-        self._final_seen = True
-        self._garbled = False
         if self._v21_carrier:
             self._received.append(frames)
         else:
@@ -551,8 +540,6 @@ class T30Session:
             self._received = []
             self._frames_heard = False
             self._v21_carrier = True
-            self._garbled = False
-            self._final_seen = False
             if (self.state.startswith("t_") and self.state != "t_wait_dis") or self._phase_b_repeat:
                 # A response (or command) is arriving: T4 is about its start, not its end.
                 self._emit(StopTimer("T4"))
@@ -581,7 +568,6 @@ class T30Session:
             self._pending = []
             self._frames_heard = False
             self._v21_carrier = False
-            self._garbled = False
             if received:
                 for frames in received:
                     if self.outcome is not None:
@@ -623,7 +609,6 @@ class T30Session:
     def _timer(self, name: str) -> None:
         state = self.state
         if name == "T1":
-            self._t1_running = False
             if state == "t_wait_dis" or (state == "r_wait_cmd" and self._phase_b_repeat):
                 self._disconnect("T1_EXPIRED")
         elif name == "T4":
@@ -634,7 +619,6 @@ class T30Session:
         elif name == "T2":
             if state == "r_wait_cmd" and self._dis_after_t2:
                 self._dis_after_t2 = False
-                self._t1_running = True
                 self._emit(StartTimer("T1", self.config.t1))
                 self._send_dis()
             elif state.startswith("r_"):
@@ -662,29 +646,37 @@ class T30Session:
         if pending:
             self._dispatch(pending[0])
             return
-        status = "CALLDROPPED"
-        if self.state == "r_wait_dcn":
-            status = self._end_status
-        self.outcome = outcome(status)
-        self._goto("done")
-        self._emit(*(StopTimer(t) for t in TIMERS), StopCng())
-        self._emit(Notify("finished", {"outcome": self.outcome}), Hangup())
+        self._finish(self._end_status if self.state == "r_wait_dcn" else "CALLDROPPED")
 
     # -- phase B: the identification exchange ----------------------------------------------------
     def _send_dis(self) -> None:
         """NSF (if any), CSI and DIS; repeated every T4 until a command comes or T1 runs out."""
-        ready = bool(self.document)
-        frames = []
-        if self.config.nsf:
-            frames.append(self._frame("NSF", self.config.nsf, final=False))
-        frames.append(self._frame("CSI", encode_ident(self.config.ident), final=False))
-        frames.append(self._frame("DIS", self.config.capabilities(ready).encode()))
+        config = self.config
+        dis = self._frame("DIS", config.capabilities(bool(self.document)).encode())
+        frames = [*self._nsf("NSF"), *self._ident_frames(("CSI", config.ident)), dis]
+        self._last_response = frames
+        self._offer(frames)
+
+    def _offer(self, frames: list[bytes], *, lead: tuple[Command, ...] = (),
+               then: tuple[Command, ...] = ()) -> None:  # fmt: skip
+        """Send our DIS or DTC set and wait for a command; the set is repeated every T4
+        (`_repeat_phase_b`)."""
         self._phase_b_frames = frames
         self._phase_b_repeat = True
         self._tries = 1
-        self._last_response = frames
         self._goto("r_wait_cmd")
-        self._emit(SendFrames(tuple(frames)), Listen(("V.21",)), StartTimer("T4", self.config.t4))
+        self._emit(*lead, SendFrames(tuple(frames)), Listen(("V.21",)),
+                   StartTimer("T4", self.config.t4), *then)  # fmt: skip
+
+    def _nsf(self, name: str) -> list[bytes]:
+        """Our NSF (or NSC) frame, when the station has one."""
+        return [self._frame(name, self.config.nsf, final=False)] if self.config.nsf else []
+
+    def _ident_frames(self, own: tuple[str, str], *optional: tuple[str, str]) -> list[bytes]:
+        """Our identification frame (CSI, TSI or CIG: sent even when empty), then each optional
+        one (SUB, SID, PWD, SEP) that has a text; none of them final."""
+        pairs = [own, *(pair for pair in optional if pair[1])]
+        return [self._frame(name, encode_ident(text), final=False) for name, text in pairs]
 
     def _repeat_phase_b(self) -> None:
         """No command came: DIS again until T1 runs out; DTC (a command) at most 3 times."""
@@ -712,7 +704,6 @@ class T30Session:
         self.report.remote_id = idents.get("CSI", self.report.remote_id)
         caps = Capabilities.decode(dis.fif)
         self.report.remote_caps = caps
-        self._t1_running = False
         self._emit(StopCng(), StopTimer("T1"), StopTimer("T4"))
         if self.config.poll:
             self._send_dtc(caps)
@@ -764,13 +755,10 @@ class T30Session:
 
     def _send_dcs(self) -> None:
         assert self.params is not None
-        frames = [self._frame("TSI", encode_ident(self.config.ident), final=False)]
-        if self.config.subaddress:
-            frames.append(self._frame("SUB", encode_ident(self.config.subaddress), final=False))
-        if self.config.sender_password:
-            frames.append(
-                self._frame("SID", encode_ident(self.config.sender_password), final=False)
-            )
+        config = self.config
+        frames = self._ident_frames(
+            ("TSI", config.ident), ("SUB", config.subaddress), ("SID", config.sender_password)
+        )
         frames.append(self._frame("DCS", self.params.encode()))
         self.report.params = self.params
         program: list[Command] = [
@@ -808,31 +796,13 @@ class T30Session:
         if not caps.ready_to_transmit:
             self._disconnect("NOPOLL")
             return
-        frames = []
-        if self.config.nsf:
-            frames.append(self._frame("NSC", self.config.nsf, final=False))
-        frames.append(self._frame("CIG", encode_ident(self.config.ident), final=False))
-        if self.config.polling_password:
-            frames.append(
-                self._frame("PWD", encode_ident(self.config.polling_password), final=False)
-            )
-        if self.config.selective_polling:
-            frames.append(
-                self._frame("SEP", encode_ident(self.config.selective_polling), final=False)
-            )
-        frames.append(self._frame("DTC", self.config.capabilities().encode()))
-        self._phase_b_frames = frames
-        self._phase_b_repeat = True
-        self._tries = 1
-        self._t1_running = True
-        self._goto("r_wait_cmd")
-        self._emit(
-            SendSilence(GAP),
-            SendFrames(tuple(frames)),
-            Listen(("V.21",)),
-            StartTimer("T4", self.config.t4),
-            StartTimer("T1", self.config.t1),
-        )
+        config = self.config
+        idents = self._ident_frames(
+            ("CIG", config.ident), ("PWD", config.polling_password),
+            ("SEP", config.selective_polling),
+        )  # fmt: skip
+        frames = [*self._nsf("NSC"), *idents, self._frame("DTC", config.capabilities().encode())]
+        self._offer(frames, lead=(SendSilence(GAP),), then=(StartTimer("T1", config.t1),))
 
     def _rx_got_dtc(self, frames: list[ParsedFrame]) -> None:
         """We are polled: send our document if we have one and the password is right."""
@@ -853,7 +823,6 @@ class T30Session:
         idents = self._idents(frames)
         self.report.remote_id = idents.get("CIG", idents.get("CSI", self.report.remote_id))
         self._phase_b_repeat = False
-        self._t1_running = False
         self._emit(StopTimer("T1"), StopTimer("T4"), StopTimer("T2"))
         wanted = self.config.polling_password
         if wanted and idents.get("PWD") != wanted:
@@ -874,7 +843,6 @@ class T30Session:
         self.report.remote_id = idents.get("TSI", self.report.remote_id)
         self.report.subaddress = idents.get("SUB", self.report.subaddress)
         self._phase_b_repeat = False
-        self._t1_running = False
         self._emit(StopTimer("T1"), StopTimer("T4"), StopTimer("T2"), StopTimer("TCF"))
         wanted = self.config.required_password
         self._refuse = None
@@ -992,20 +960,17 @@ class T30Session:
             SendFrames(tuple(frames), self.params.modulation, self._short_train()),
         )
         self._trained = self.params.modulation
-        last_block = self._block == len(self._blocks) - 1
-        if last_block:
+        if self.on_last_block:
             self._emit(Notify("page_sent", {"page": self.page_index + 1}))
-        post = self._post if last_block else None
+        post = self._post if self.on_last_block else None
         fif = pps_fif(post, self.page_index, self._block, len(block), self.x)
         program: list[Command] = [SendSilence(GAP), SendFrames((self._frame("PPS", fif),))]
         self._send_command(program, "TX_PHDDEAD", "t_pps_sent")
 
     def _page_done(self, confirmed: bool) -> None:
         """MCF/RTP/PIP (or ERR) for the page's last block: go on with what the post command said."""
-        number = self.page_index + 1
-        if confirmed and number not in self.report.pages_confirmed:
-            self.report.pages_confirmed.append(number)
-            self._emit(Notify("page_confirmed", {"page": number}))
+        if confirmed:
+            self._confirm_page()
         self._page_sends = 0
         post = self._post
         if post == "EOP":
@@ -1014,39 +979,48 @@ class T30Session:
             return
         self.page_index += 1
         if post == "EOM":
-            self.params = None
-            self._goto("t_wait_dis")
-            self._t1_running = True
-            self._emit(Listen(("V.21",)), StartTimer("T1", self.config.t1))
+            self._await_dis()
             return
         self._send_page()
 
-    def _tx_got_mcf(self, frames: list[ParsedFrame]) -> None:
-        self._emit(StopTimer("T4"), StopTimer("T5"))
-        self._t5_running = False
-        if self.state == "t_pps_sent" and self._block < len(self._blocks) - 1:
-            self._block += 1
-            self._send_block(None)
-            return
-        self._page_done(True)
-
-    def _tx_got_rtp(self, frames: list[ParsedFrame]) -> None:
-        """The page is kept, but retrain before the next one (DCS and TCF again)."""
-        self._emit(StopTimer("T4"))
+    def _confirm_page(self) -> None:
+        """The far end took the page being sent (MCF, RTP or PIP)."""
         number = self.page_index + 1
         if number not in self.report.pages_confirmed:
             self.report.pages_confirmed.append(number)
             self._emit(Notify("page_confirmed", {"page": number}))
+
+    def _await_dis(self) -> None:
+        """After EOM: back to phase B, where the far end's DIS starts the next document."""
+        self.params = None
+        self._goto("t_wait_dis")
+        self._emit(Listen(("V.21",)), StartTimer("T1", self.config.t1))
+
+    def _block_done(self, confirmed: bool) -> None:
+        """MCF (or ERR after EOR) for an ECM block, or MCF for a page without ECM: send the
+        page's next block, else the page is done."""
+        self._emit(StopTimer("T4"), StopTimer("T5"))
+        self._t5_running = False
+        if self.state in ("t_pps_sent", "t_eor_sent") and not self.on_last_block:
+            self._block += 1
+            self._send_block(None)
+            return
+        self._page_done(confirmed)
+
+    def _tx_got_mcf(self, frames: list[ParsedFrame]) -> None:
+        self._block_done(True)
+
+    def _tx_got_rtp(self, frames: list[ParsedFrame]) -> None:
+        """The page is kept, but retrain before the next one (DCS and TCF again)."""
+        self._emit(StopTimer("T4"))
+        self._confirm_page()
         self._page_sends = 0
         if self._post == "EOP":
             self._disconnect("OK")
             return
         self.page_index += 1
         if self._post == "EOM":
-            self.params = None
-            self._goto("t_wait_dis")
-            self._t1_running = True
-            self._emit(Listen(("V.21",)), StartTimer("T1", self.config.t1))
+            self._await_dis()
             return
         # The page only just passed: retrain a step slower, as after RTN (TSB85 MTGN24).
         assert self.params is not None
@@ -1070,10 +1044,7 @@ class T30Session:
 
     def _tx_got_pip(self, frames: list[ParsedFrame]) -> None:
         self._emit(StopTimer("T4"))
-        number = self.page_index + 1
-        if number not in self.report.pages_confirmed:
-            self.report.pages_confirmed.append(number)
-            self._emit(Notify("page_confirmed", {"page": number}))
+        self._confirm_page()
         more = self._post != "EOP"
         self._disconnect("PROCEDURE_INTERRUPT" if more else "OK")
 
@@ -1100,33 +1071,21 @@ class T30Session:
                 ]
                 self._send_command(program, "TX_PHDDEAD", "t_ctc_sent")
                 return
-            last_block = self._block == len(self._blocks) - 1
-            post = self._post if last_block else None
+            post = self._post if self.on_last_block else None
             program = [SendSilence(GAP), SendFrames((self._frame("EOR", eor_fif(post, self.x)),))]
             self._send_command(program, "TX_PHDDEAD", "t_eor_sent")
             return
-        self._resend_frames(wanted)
-
-    def _resend_frames(self, wanted: list[int]) -> None:
-        count = self._ppr_count
         self._send_block(wanted)
-        self._ppr_count = count
 
     def _tx_got_ctr(self, frames: list[ParsedFrame]) -> None:
         self._emit(StopTimer("T4"))
         self._trained = None  # no TCF after CTC: the next carrier trains long
-        self._resend_frames(self._resend)
+        self._send_block(self._resend)
 
     def _tx_got_err(self, frames: list[ParsedFrame]) -> None:
         """EOR acknowledged: the block stays as it arrived; go on."""
-        self._emit(StopTimer("T4"), StopTimer("T5"))
-        self._t5_running = False
         self.report.ecm_errors += 1
-        if self._block < len(self._blocks) - 1:
-            self._block += 1
-            self._send_block(None)
-            return
-        self._page_done(False)
+        self._block_done(False)
 
     def _tx_got_rnr(self, frames: list[ParsedFrame]) -> None:
         """The receiver is busy: ask again with RR until it is ready, for at most T5."""
