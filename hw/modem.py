@@ -245,6 +245,23 @@ class Modem:
         self._at(t, Signal(TONE_OFF, tone=tone))
         return self._finish(t, tag)
 
+    def send_flags(self, duration: int, tag: str = "flags") -> int:
+        """Keep a carrier left on (`final=False`) sending HDLC flags for `duration`: preambles,
+        postambles and inter-frame flags as a tester plays them."""
+        if self._open_carrier is None:
+            raise RuntimeError("flags need a carrier left on")
+        return self._finish(self.tx_free_at + duration, tag)
+
+    @property
+    def open_carrier(self) -> str | None:
+        """The modulation of a carrier left on for more frames or data, if any."""
+        return self._open_carrier
+
+    @property
+    def remote_quiet(self) -> bool:
+        """Neither a carrier nor a tone from the far end."""
+        return self.remote_carrier is None and self.remote_tone is None
+
     def send_silence(self, duration: int, tag: str = "silence") -> int:
         self.stop_cng()
         t = self._close_open_carrier(self.tx_free_at) + duration

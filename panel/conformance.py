@@ -381,20 +381,6 @@ def _seconds(ticks: int) -> str:
 
 
 # -- the tester ------------------------------------------------------------------------------------
-class TesterModem(Modem):
-    """The tester's modem: a plain modem that can also keep sending flags on an open carrier
-    (HDLC preambles, postambles and inter-frame flags, as a script asks)."""
-
-    def send_flags(self, duration: int, tag: str = "flags") -> int:
-        if self._open_carrier is None:
-            raise RuntimeError("flags need a carrier left on")
-        return self._finish(self.tx_free_at + duration, tag)
-
-    @property
-    def open_carrier(self) -> str | None:
-        return self._open_carrier
-
-
 @dataclass
 class Heard:
     """Something the tester's modem heard, when it completed."""
@@ -414,7 +400,7 @@ class Tester:
     def __init__(self, sim: Simulation, number: str = TESTER_NUMBER) -> None:
         self.clock = sim.clock
         self.line = sim.network.add_line(number)
-        self.modem = TesterModem(self.clock)
+        self.modem = Modem(self.clock)
         self.line.attach_modem(self.modem)
         self.modem.receive(*MODULATIONS)  # it hears any carrier from its start (as SpanDSP's)
         self.heard: list[Heard] = []
@@ -446,7 +432,7 @@ class Tester:
             self.heard.append(Heard(now, "data", event.modulation, data=event.data))
 
     def far_end_quiet(self) -> bool:
-        return self.modem.remote_carrier is None and self.modem.remote_tone is None
+        return self.modem.remote_quiet
 
 
 # -- pages as the tester codes them ---------------------------------------------------------------
