@@ -162,10 +162,6 @@ class PrintQueue:
     def jobs(self) -> list[PrintJob]:
         return [PrintJob.from_record(r) for r in self.nvram.records(JOB_KIND)]
 
-    def waiting(self) -> int:
-        """Jobs in memory that still have sheets to print or are held."""
-        return len(self.jobs())
-
     def recover(self) -> None:
         """At power-on: pages scanned before the cut are printed, cancels finish, then print."""
         for job in self.jobs():

@@ -54,8 +54,7 @@ def decompress(data: bytes, coding: str, width: int, lines: int) -> np.ndarray:
         packed = np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(lines, -1)
         return np.unpackbits(packed, axis=1, count=width).astype(bool)
     if coding == "mmr":
-        pixels = np.asarray(codec.decode(data, "mmr", width=width).pixels, dtype=bool)
-        return pixels[:lines]
+        return codec.decode(data, "mmr", width=width, max_lines=lines).pixels
     raise ValueError(f"unknown image coding {coding!r}")
 
 
@@ -104,7 +103,7 @@ class ImageMemory:
                 "lines": page.lines, "coding": coding, "size": len(data), **meta}  # fmt: skip
         record_id = self.nvram.add_record(KIND, info, data)
         self._changed()
-        return self._stored(record_id, info, len(data))
+        return self._stored(record_id, info)
 
     def load(self, page_id: int) -> Page:
         record = self.nvram.record(page_id)
@@ -117,24 +116,14 @@ class ImageMemory:
     def pages(self, job: str | None = None) -> list[StoredPage]:
         """Pages in memory (of one job, in page order), oldest first."""
         found = [
-            self._stored(r.id, r.meta, int(r.meta.get("size", 0)))
+            self._stored(r.id, r.meta)
             for r in self.nvram.records(KIND)
             if job is None or r.meta.get("job") == job
         ]
         return sorted(found, key=lambda p: (p.index, p.id)) if job is not None else found
 
-    def jobs(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for page in self.pages():
-            seen.setdefault(page.job, None)
-        return list(seen)
-
     def count(self) -> int:
         return self.nvram.count(KIND)
-
-    def discard(self, page_id: int) -> None:
-        self.nvram.delete_record(page_id)
-        self._changed()
 
     def discard_job(self, job: str) -> int:
         pages = self.pages(job)
@@ -152,10 +141,10 @@ class ImageMemory:
 
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod
-    def _stored(record_id: int, meta: dict[str, Any], size: int) -> StoredPage:
+    def _stored(record_id: int, meta: dict[str, Any]) -> StoredPage:
         return StoredPage(record_id, str(meta.get("job", "")), int(meta.get("index", 0)),
-                          str(meta["resolution"]), int(meta["width"]), int(meta["lines"]), size,
-                          meta)  # fmt: skip
+                          str(meta["resolution"]), int(meta["width"]), int(meta["lines"]),
+                          int(meta.get("size", 0)), meta)  # fmt: skip
 
     def _changed(self) -> None:
         count = self.count()

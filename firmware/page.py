@@ -21,6 +21,11 @@ Y_DPI = {"standard": 98, "fine": 196, "superfine": 391, "photo": 196}
 LINES_PER_MM = {"standard": 3.85, "fine": 7.7, "superfine": 15.4, "photo": 7.7}
 
 
+def nearest_resolution(y_dpi: float) -> str:
+    """The line density nearest `y_dpi` (vertical dots per inch) by name; photo is not one."""
+    return min(("standard", "fine", "superfine"), key=lambda name: abs(Y_DPI[name] - y_dpi))
+
+
 @dataclass
 class Page:
     pixels: np.ndarray  # bool (lines, width), True = black

@@ -19,28 +19,25 @@ grid; a page longer than the sheet is reduced to fit or continued on further she
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from estudio190f.hw.board import Board
-from estudio190f.hw.clock import MS, SECOND
+from estudio190f.hw.clock import SECOND
 from estudio190f.hw.printer import (
-    EXIT_MM,
     PAPER_SIZES_MM,
-    PICKUP_SENSOR_MM,
     PROCESS_SPEED_MM_S,
     RASTER_DOTS,
-    REGISTRATION_MM,
+    SENSOR_POSITIONS,
     sheet_lines,
 )
 
 from .page import Page
+from .sensor_watch import SensorWatch
 
-TIMEOUT_FACTOR = 1.5  # a sensor edge is late at 1.5 x its expected time ...
-TIMEOUT_MARGIN = 500 * MS  # ... plus half a second
 MOTOR_RUN_ON = 1 * SECOND  # the motor runs on this long after the last sheet, then stops
 
 ALERT_SOURCE = "printer"
@@ -139,30 +136,17 @@ class _Flight:
     expect: dict[tuple[str, bool], int]
 
 
-class PrintControl:
+class PrintControl(SensorWatch):
     def __init__(self, board: Board) -> None:
-        self.board = board
+        super().__init__(board, ALERT_SOURCE, "print-watchdog")
         self.clock = board.clock
-        self.log = board.log
-        self.timers = board.timers
         self.engine = board.printer
         self.source: SheetSource | None = None
         self.state = "idle"  # idle | printing | waiting | jammed
-        self.alert: str | None = None
-        self.alert_listeners: list[Callable[[str, str | None], None]] = []
-        # Called with each order once its sheet is in the output tray.
-        self.delivery_listeners: list[Callable[[SheetOrder], None]] = []
         self.in_flight: list[_Flight] = []
-        self._watchdog = None
         self._run_on = None
-        self.engine.sensor_listeners.append(self._on_sensor)
-        board.power_listeners.append(self._on_power)
-
-    def detach(self) -> None:
-        for hooks, fn in ((self.engine.sensor_listeners, self._on_sensor),
-                          (self.board.power_listeners, self._on_power)):  # fmt: skip
-            if fn in hooks:
-                hooks.remove(fn)
+        self._listen(self.engine.sensor_listeners, self._on_sensor)
+        self._listen(board.power_listeners, self._on_power)
 
     # -- the source's side -------------------------------------------------------------------
     def attach_source(self, source: SheetSource) -> None:
@@ -173,10 +157,6 @@ class PrintControl:
         if self.board.powered:
             self._pump()
 
-    @property
-    def busy(self) -> bool:
-        return bool(self.in_flight) or self.state == "printing"
-
     def check_path(self) -> bool:
         """At power-on: paper left in the path is a jam, an open cover is reported."""
         engine = self.engine
@@ -185,7 +165,7 @@ class PrintControl:
             self.state = "waiting"
             return True
         if engine.pickup_sensor or engine.registration_sensor or engine.exit_sensor:
-            self._jam("left in the path", [])
+            self._jam("left in the path")
             return True
         return False
 
@@ -233,19 +213,14 @@ class PrintControl:
         self._arm()
 
     def _expectations(self) -> dict[tuple[str, bool], int]:
+        """When each sensor edge of a sheet picked now is late: its leading edge reaches each
+        sensor, its trailing edge leaves it one sheet length later."""
         length = PAPER_SIZES_MM[self.engine.paper_size][1]
-        now = self.clock.now
-        edges = {
-            ("pickup_sensor", True): PICKUP_SENSOR_MM,
-            ("registration_sensor", True): REGISTRATION_MM,
-            ("exit_sensor", True): EXIT_MM,
-            ("pickup_sensor", False): PICKUP_SENSOR_MM + length,
-            ("registration_sensor", False): REGISTRATION_MM + length,
-            ("exit_sensor", False): EXIT_MM + length,
-        }
+        reached = {(sensor, True): mm for sensor, mm in SENSOR_POSITIONS.items()}
+        left = {(sensor, False): mm + length for sensor, mm in SENSOR_POSITIONS.items()}
         return {
-            edge: now + round(mm / PROCESS_SPEED_MM_S * SECOND * TIMEOUT_FACTOR) + TIMEOUT_MARGIN
-            for edge, mm in edges.items()
+            edge: self._late_at(mm / PROCESS_SPEED_MM_S * SECOND)
+            for edge, mm in (reached | left).items()
         }
 
     def _on_sensor(self, sensor: str, state: bool) -> None:
@@ -253,7 +228,7 @@ class PrintControl:
             return self._on_cover(state)
         if sensor == "warmed_up" or (sensor == "paper_present" and state):
             return self._pump()
-        if sensor not in SENSOR_EDGES:
+        if sensor not in SENSOR_POSITIONS:
             return
         edge = (sensor, state)
         for flight in self.in_flight:
@@ -273,20 +248,12 @@ class PrintControl:
         self.log.emit("print", "delivered", **flight.order.meta)
         if self.source is not None:
             self.source.delivered(flight.order)
-        for fn in list(self.delivery_listeners):
-            fn(flight.order)
         self._pump()
 
-    def _arm(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        dues = [due for f in self.in_flight for due in f.expect.values()]
-        if dues:
-            self._watchdog = self.timers.call_at(min(dues), self._late, label="print-watchdog")
+    def _dues(self) -> Iterable[int]:
+        return (due for f in self.in_flight for due in f.expect.values())
 
     def _late(self) -> None:
-        self._watchdog = None
         now = self.clock.now
         late = [(due, edge) for f in self.in_flight for edge, due in f.expect.items() if due <= now]
         if not late:
@@ -295,7 +262,7 @@ class PrintControl:
         if state and getattr(self.engine, sensor):
             # The sensor a sheet should reach is still covered: the sheet ahead did not leave.
             state = False
-        self._jam(_STAGE[(sensor, state)], [f.order for f in self.in_flight])
+        self._jam(_STAGE[(sensor, state)])
 
     def _idle(self) -> None:
         self.state = "idle"
@@ -323,7 +290,7 @@ class PrintControl:
             self.source.returned(orders)
         return orders
 
-    def _jam(self, stage: str, orders: list[SheetOrder]) -> None:
+    def _jam(self, stage: str) -> None:
         self.engine.set_motor(False)
         self._cancel_run_on()
         back = self._give_back()
@@ -344,20 +311,13 @@ class PrintControl:
             return
         engine = self.engine
         if engine.pickup_sensor or engine.registration_sensor or engine.exit_sensor:
-            self._jam("left in the path", [])
+            self._jam("left in the path")
             return
         if self.state == "jammed":
             self.log.emit("print", "jam_cleared")
         self.state = "idle"
         self._set_alert(None)
         self._pump()
-
-    def _set_alert(self, word: str | None) -> None:
-        if word == self.alert:
-            return
-        self.alert = word
-        for fn in list(self.alert_listeners):
-            fn(ALERT_SOURCE, word)
 
     def _on_power(self, on: bool) -> None:
         if not on:
@@ -366,6 +326,3 @@ class PrintControl:
             self._watchdog = self._run_on = None
             self.state = "idle"
             self._set_alert(None)
-
-
-SENSOR_EDGES = ("pickup_sensor", "registration_sensor", "exit_sensor")

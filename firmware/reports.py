@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from estudio190f.hw.printer import PAPER_SIZES_MM
+from estudio190f.hw.printer import sheet_lines
 
 from .page import LINES_PER_MM, STANDARD_WIDTH, Page
 from .settings import SETTINGS
@@ -58,10 +58,6 @@ def glyphs() -> dict[str, np.ndarray]:
     return table
 
 
-def sheet_page_lines(paper_size: str) -> int:
-    return round(PAPER_SIZES_MM[paper_size][1] * LINES_PER_MM[RESOLUTION])
-
-
 def draw_text(pixels: np.ndarray, row: int, col: int, text: str) -> None:
     """Put `text` on the page with its top-left cell at (row, col) in dots."""
     table = glyphs()
@@ -78,7 +74,7 @@ def text_pages(
     title: str, body: list[str], header: ReportHeader, paper_size: str = "letter"
 ) -> list[Page]:
     """Lay out `body` lines under a header on as many pages as it takes."""
-    lines_per_sheet = sheet_page_lines(paper_size)
+    lines_per_sheet = sheet_lines(paper_size)
     per_page = (lines_per_sheet - MARGIN_TOP - MARGIN_BOTTOM) // LINE_PITCH - 4
     chunks = [body[i : i + per_page] for i in range(0, len(body), per_page)] or [[]]
     pages = []
@@ -142,7 +138,7 @@ def directory_list(directory: Any, header: ReportHeader, paper_size: str = "lett
 # -- the service test pattern ------------------------------------------------------------------------
 def test_pattern(header: ReportHeader, paper_size: str = "letter") -> list[Page]:
     """A frame, a 10 mm grid, grey steps by dot density, checkerboards, diagonals, the font."""
-    lines = sheet_page_lines(paper_size)
+    lines = sheet_lines(paper_size)
     width = STANDARD_WIDTH
     px = np.zeros((lines, width), dtype=bool)
     lpm = LINES_PER_MM[RESOLUTION]

@@ -19,17 +19,17 @@ resolution sets the line density (motor steps per mm).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from PIL import Image
 
 from estudio190f.hw.board import Board
-from estudio190f.hw.clock import MS
 from estudio190f.hw.document import Sheet
 from estudio190f.hw.scanner import EXIT_MM, LINE_PERIOD, REGISTRATION_MM, ScanBand
 
 from .page import LINES_PER_MM, Page
+from .sensor_watch import TIMEOUT_FACTOR, SensorWatch
 
 # A grey level below the threshold is black. LIGHT keeps only darker marks; DARK takes in
 # lighter ones (pencil, faint print).
@@ -37,8 +37,6 @@ THRESHOLDS = {"light": 96, "normal": 128, "dark": 168}
 # Photo: brightness added before error diffusion.
 PHOTO_SHIFT = {"light": 40, "normal": 0, "dark": -40}
 MAX_DOCUMENT_MM = 1000.0  # longest original (not in the sources; project choice, docs/paper.md)
-TIMEOUT_FACTOR = 1.5  # a sensor edge is late at 1.5 x its expected time ...
-TIMEOUT_MARGIN = 500 * MS  # ... plus half a second
 
 ALERT_SOURCE = "scanner"
 DOCUMENT_JAM = "DOCUMENT JAM"
@@ -62,20 +60,15 @@ def error_diffuse(grey: np.ndarray, contrast: str) -> np.ndarray:
     return ~np.asarray(dithered, dtype=bool)
 
 
-class ScanControl:
+class ScanControl(SensorWatch):
     """The feeder's controller. One scan run at a time: `start`, then callbacks until done."""
 
     def __init__(self, board: Board, max_document_mm: float = MAX_DOCUMENT_MM) -> None:
-        self.board = board
-        self.log = board.log
-        self.timers = board.timers
+        super().__init__(board, ALERT_SOURCE, "scan-watchdog")
         self.feeder = board.feeder
         self.cis = board.scanner
         self.max_document_mm = max_document_mm
         self.state = "idle"  # idle | feeding | jammed | ejecting
-        self.alert: str | None = None
-        # (source, word) when a fault needing the operator appears, (source, None) when cleared.
-        self.alert_listeners: list[Callable[[str, str | None], None]] = []
         self.resolution = "standard"
         self.contrast = "normal"
         self._on_page: Callable[[Page, Sheet], bool] | None = None
@@ -83,24 +76,15 @@ class ScanControl:
         self._on_problem: Callable[[Sheet, str], None] | None = None
         self._stopping = False
         self._expect: dict[tuple[str, bool], int] = {}
-        self._watchdog = None
         self._bands: list[np.ndarray] = []
         self._problem: str | None = None
         self._sheet: Sheet | None = None  # the document being read (as the CIS reports it)
         self._in_path = False  # a document was picked and has not left the exit sensor
         self._end_reason = "stopped"
         self.pages_scanned = 0
-        self.feeder.sensor_listeners.append(self._on_sensor)
-        self.cis.band_listeners.append(self._on_band)
-        board.power_listeners.append(self._on_power)
-
-    def detach(self) -> None:
-        """Unhook from the hardware (the firmware object is being replaced)."""
-        for hooks, fn in ((self.feeder.sensor_listeners, self._on_sensor),
-                          (self.cis.band_listeners, self._on_band),
-                          (self.board.power_listeners, self._on_power)):  # fmt: skip
-            if fn in hooks:
-                hooks.remove(fn)
+        self._listen(self.feeder.sensor_listeners, self._on_sensor)
+        self._listen(self.cis.band_listeners, self._on_band)
+        self._listen(board.power_listeners, self._on_power)
 
     # -- the job's side ----------------------------------------------------------------------
     @property
@@ -181,21 +165,13 @@ class ScanControl:
         self, sensor: str, state: bool, distance_mm: float, factor: float = TIMEOUT_FACTOR
     ) -> None:
         expected = mm_time(distance_mm, self.lines_per_mm)
-        self._expect[(sensor, state)] = (
-            self.board.clock.now + round(expected * factor) + TIMEOUT_MARGIN
-        )
+        self._expect[(sensor, state)] = self._late_at(expected, factor)
         self._arm()
 
-    def _arm(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        if self._expect:
-            when = min(self._expect.values())
-            self._watchdog = self.timers.call_at(when, self._late, label="scan-watchdog")
+    def _dues(self) -> Iterable[int]:
+        return self._expect.values()
 
     def _late(self) -> None:
-        self._watchdog = None
         now = self.board.clock.now
         late = [edge for edge, due in self._expect.items() if due <= now]
         if not late:
@@ -224,7 +200,6 @@ class ScanControl:
         elif sensor == "registration" and not state:
             self._expect_edge("exit", False, EXIT_MM - REGISTRATION_MM)
         elif sensor == "exit" and not state:
-            self._arm()
             self._document_out()
             return
         self._arm()
@@ -274,10 +249,7 @@ class ScanControl:
 
     # -- jams ------------------------------------------------------------------------------------
     def _jam(self, stage: str) -> None:
-        self.feeder.set_motor(False)
-        self.cis.lamp(False)
-        self._expect.clear()
-        self._arm()
+        self._stop_feeding()
         self._bands = []
         was_ejecting = self.state == "ejecting"
         self.state = "jammed"
@@ -298,19 +270,9 @@ class ScanControl:
         self.state = "feeding"
         self._next_document()
 
-    def _set_alert(self, word: str | None) -> None:
-        if word == self.alert:
-            return
-        self.alert = word
-        for fn in list(self.alert_listeners):
-            fn(ALERT_SOURCE, word)
-
     # -- end -------------------------------------------------------------------------------------
     def _finish(self, reason: str) -> None:
-        self.feeder.set_motor(False)
-        self.cis.lamp(False)
-        self._expect.clear()
-        self._arm()
+        self._stop_feeding()
         self.state = "idle"
         self._sheet = None
         self._in_path = False
@@ -319,6 +281,13 @@ class ScanControl:
         self._on_page = self._on_problem = None
         if done is not None:
             done(reason)
+
+    def _stop_feeding(self) -> None:
+        """Motor and lamp off; no sensor edge is awaited any more."""
+        self.feeder.set_motor(False)
+        self.cis.lamp(False)
+        self._expect.clear()
+        self._arm()
 
     def _on_power(self, on: bool) -> None:
         if not on:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from estudio190f.firmware.codec import CodecError, decode, encode
-from estudio190f.firmware.page import X_DPI, Y_DPI, Page
+from estudio190f.firmware.page import X_DPI, Y_DPI, Page, nearest_resolution
 
 # Tag numbers (TIFF 6.0, TIFF-F).
 NEW_SUBFILE_TYPE = 254
@@ -236,7 +236,7 @@ def _resolution_name(tags: Tags) -> str:
         y *= 2.54
     if y <= 0:
         return "standard"
-    return min(("standard", "fine", "superfine"), key=lambda name: abs(Y_DPI[name] - y))
+    return nearest_resolution(y)
 
 
 def _decode_strip(strip: bytes, tags: Tags, width: int, rows: int) -> np.ndarray:

@@ -41,10 +41,6 @@ class Reply:
     text: str = ""
     failure: str = ""
 
-    @property
-    def positive(self) -> bool:
-        return 200 <= self.code < 400
-
 
 @dataclass(frozen=True)
 class SmtpTimeouts:
@@ -89,7 +85,6 @@ class SmtpLink:
         self.tls_context: ssl.SSLContext | None = None
         self.timeouts = timeouts
         self.features: dict[str, str] = {}
-        self.tls = False
         self._smtp: smtplib.SMTP | None = None
 
     # -- steps ----------------------------------------------------------------------------
@@ -116,33 +111,27 @@ class SmtpLink:
             if smtp.sock is not None:
                 # EHLO names this end by its address literal (RFC 5321 4.1.3), not a lookup.
                 smtp.local_hostname = f"[{smtp.sock.getsockname()[0]}]"
-            self.tls = self.implicit_tls
             return Reply(220, "")
 
         return self._step("connect", f"{self.host}:{self.port}", run)
 
     def ehlo(self) -> Reply:
-        def run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.command)
+        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
             code, text = smtp.ehlo()
             self.features = dict(smtp.esmtp_features) if code == 250 else {}
-            return Reply(code, _text(text))
+            return code, text
 
-        return self._step("ehlo", "", run)
+        return self._exchange("ehlo", "", run)
 
     def starttls(self) -> Reply:
-        def run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.command)
+        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
             # smtplib wraps the socket with our verifying context and forgets the old
             # features; the firmware says EHLO again.
             code, text = smtp.starttls(context=self._context())
             self.features = {}
-            self.tls = code == 220
-            return Reply(code, _text(text))
+            return code, text
 
-        return self._step("starttls", "", run)
+        return self._exchange("starttls", "", run)
 
     def command(self, line: str, *, secret: bool = False, shown: str = "") -> Reply:
         """Send one command line (or an AUTH continuation) and read the reply.
@@ -150,33 +139,18 @@ class SmtpLink:
         A secret line is never logged; `shown` says what to log instead (e.g. 'AUTH response').
         """
 
-        def run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.command)
+        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
             # putcmd/getreply rather than docmd: docmd puts a space after an empty argument.
             smtp.send(f"{line}\r\n")
-            code, text = smtp.getreply()
-            return Reply(code, _text(text))
+            return smtp.getreply()
 
-        return self._step("command", shown if secret else line, run)
+        return self._exchange("command", shown if secret else line, run)
 
     def mail(self, sender: str, options: list[str]) -> Reply:
-        def run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.command)
-            code, text = smtp.mail(sender, options)
-            return Reply(code, _text(text))
-
-        return self._step("mail", sender, run)
+        return self._exchange("mail", sender, lambda smtp: smtp.mail(sender, options))
 
     def rcpt(self, recipient: str) -> Reply:
-        def run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.command)
-            code, text = smtp.rcpt(recipient)
-            return Reply(code, _text(text))
-
-        return self._step("rcpt", recipient, run)
+        return self._exchange("rcpt", recipient, lambda smtp: smtp.rcpt(recipient))
 
     def data(self, message: bytes) -> Reply:
         """DATA, the dot-stuffed message, the final dot; each wait with its own timeout.
@@ -186,12 +160,10 @@ class SmtpLink:
         the final dot is on the wire and the verdict not yet read.
         """
 
-        def run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.data_init)
+        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
             code, text = smtp.docmd("DATA")
             if code != 354:
-                return Reply(code, _text(text))
+                return code, text
             body = _LINE_START_DOT.sub(b"..", message)
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
@@ -203,19 +175,12 @@ class SmtpLink:
             smtp.send(body[half:])
             self._hooks("data", "sent")
             self._timeout(self.timeouts.data_end)
-            code, text = smtp.getreply()
-            return Reply(code, _text(text))
+            return smtp.getreply()
 
-        return self._step("data", f"{len(message)} bytes", run)
+        return self._exchange("data", f"{len(message)} bytes", run, self.timeouts.data_init)
 
     def quit(self) -> Reply:
-        def run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.command)
-            code, text = smtp.docmd("QUIT")
-            return Reply(code, _text(text))
-
-        reply = self._step("quit", "", run)
+        reply = self._exchange("quit", "", lambda smtp: smtp.docmd("QUIT"))
         self.close()
         return reply
 
@@ -257,6 +222,24 @@ class SmtpLink:
         for hook in list(self.lan.step_hooks):
             hook(step, point)
         self._check_power(step)
+
+    def _exchange(
+        self,
+        step: str,
+        shown: str,
+        run: Callable[[smtplib.SMTP], tuple[int, bytes]],
+        timeout: float | None = None,
+    ) -> Reply:
+        """A step on the open connection: `run` gets it with the first wait's timeout set
+        (`timeout`, else the command timeout) and returns the relay's reply code and text."""
+
+        def step_run() -> Reply:
+            smtp = self._require()
+            self._timeout(self.timeouts.command if timeout is None else timeout)
+            code, text = run(smtp)
+            return Reply(code, _text(text))
+
+        return self._step(step, shown, step_run)
 
     def _step(self, step: str, shown: str, run: Callable[[], Reply]) -> Reply:
         self._hooks(step, "before")

@@ -120,10 +120,15 @@ class _InPath:
     meta: dict
     pos: float = 0.0  # leading edge, mm past the pick-up roller
     stall_at: float | None = None
+    stuck_logged: bool = False  # its stop at `stall_at` is in the event log
 
     @property
     def trailing(self) -> float:
         return self.pos - self.length_mm
+
+    def covers(self, at_mm: float) -> bool:
+        """Whether the sheet lies over the point `at_mm` of the path (a sensor there is on)."""
+        return self.pos >= at_mm > self.trailing
 
     def marks(self) -> list[float]:
         ends = [PICKUP_SENSOR_MM, REGISTRATION_MM, EXIT_MM]
@@ -164,7 +169,7 @@ class PrinterEngine:
         board.printer = self
         board.faults.register("printer.jam", self._jam_set, self._jam_clear)
         board.faults.register("printer.no_paper", self._no_paper_set, self._no_paper_clear)
-        board.faults.register("printer.cover_open", self._cover_set, self._cover_clear)
+        board.faults.register("printer.cover_open", self._open_cover, self._close_cover)
         board.power_listeners.append(self._on_power)
         if board.powered:
             self._on_power(True)
@@ -215,11 +220,10 @@ class PrinterEngine:
 
     def _covered(self, at_mm: float) -> bool:
         self._update_positions()
-        return any(s.pos >= at_mm > s.trailing for s in self.path)
+        return any(s.covers(at_mm) for s in self.path)
 
     def _path_sensors(self) -> dict[str, bool]:
-        return {name: any(s.pos >= at > s.trailing for s in self.path)
-                for name, at in SENSOR_POSITIONS.items()}  # fmt: skip
+        return {name: any(s.covers(at) for s in self.path) for name, at in SENSOR_POSITIONS.items()}
 
     # -- signals from the firmware ---------------------------------------------------------------
     def set_motor(self, on: bool) -> None:
@@ -299,8 +303,8 @@ class PrinterEngine:
             if sheet.trailing >= EXIT_MM - 1e-6:
                 self._deliver(sheet)
             elif sheet.stall_at is not None and sheet.pos >= sheet.stall_at - 1e-9:
-                if not sheet.meta.get("_stuck_logged"):
-                    sheet.meta["_stuck_logged"] = True
+                if not sheet.stuck_logged:
+                    sheet.stuck_logged = True
                     self.log.emit("printer", "stuck", sheet=sheet.number, at_mm=round(sheet.pos, 1))
         self._sensor_edges()
         if self.motor_on:
@@ -309,7 +313,6 @@ class PrinterEngine:
     def _deliver(self, sheet: _InPath) -> None:
         self.path.remove(sheet)
         self._delivered += 1
-        sheet.meta.pop("_stuck_logged", None)
         printed = PrintedSheet.from_pixels(
             self._delivered, self.paper_size, self._on_paper(sheet.raster), sheet.meta
         )
@@ -373,12 +376,6 @@ class PrinterEngine:
     def _no_paper_clear(self) -> None:
         self.load_paper(self.capacity)
 
-    def _cover_set(self) -> None:
-        self._open_cover()
-
-    def _cover_clear(self) -> None:
-        self._close_cover()
-
     def _open_cover(self) -> None:
         if not self.cover_closed:
             return
@@ -408,7 +405,6 @@ class PrinterEngine:
                 self._warm_timer.cancel()
                 self._warm_timer = None
             self.warmed_up = False
-            self.motor_on = False
 
     def _warm(self) -> None:
         self._warm_timer = None

@@ -46,7 +46,6 @@ READ_LINE_MM = 35.0  # ... to the CIS read line
 EXIT_MM = 75.0  # ... to the exit sensor
 
 JAM_STAGES = ("pickup", "inside", "exit")
-SENSORS = ("document_set", "registration", "exit", "cover")
 
 
 class FeederFull(ValueError):
@@ -61,14 +60,8 @@ class ScanBand:
     """
 
     sheet: Sheet
-    first_line: int
     lines: np.ndarray
-    total_lines: int
     problem: str | None = None
-
-    @property
-    def last(self) -> bool:
-        return self.problem is not None or self.first_line + len(self.lines) >= self.total_lines
 
 
 def lines_for(sheet: Sheet, lines_per_mm: float) -> int:
@@ -109,9 +102,8 @@ class _Travel:
     def __init__(self, sheet: Sheet, lines_per_mm: float) -> None:
         self.sheet = sheet
         self.lines_per_mm = lines_per_mm
-        self.total_lines = lines_for(sheet, lines_per_mm) if sheet.readable else 0
+        total_lines = lines_for(sheet, lines_per_mm) if sheet.readable else 0
         length = sheet.length_mm
-        self.length_mm = length
         self.pos = 0.0  # leading edge, mm past the pick-up nip
         self.stall_at: float | None = None
         marks: list[tuple[float, int, str, int]] = [
@@ -122,8 +114,8 @@ class _Travel:
             (EXIT_MM + length, 5, "exit_off", 0),
         ]
         done = 0
-        while done < self.total_lines:
-            done = min(done + BAND_LINES, self.total_lines)
+        while done < total_lines:
+            done = min(done + BAND_LINES, total_lines)
             marks.append((READ_LINE_MM + done / lines_per_mm, 4, "band", done))
         marks.sort()
         self.marks = marks
@@ -133,9 +125,6 @@ class _Travel:
     @property
     def mm_per_tick(self) -> float:
         return (1.0 / self.lines_per_mm) / LINE_PERIOD
-
-    def trailing(self) -> float:
-        return self.pos - self.length_mm
 
 
 class DocumentFeeder:
@@ -180,10 +169,6 @@ class DocumentFeeder:
             self._notify("document_set", True)
         return len(new)
 
-    def take_out_tray(self) -> list[Sheet]:
-        taken, self.out_tray = self.out_tray, []
-        return taken
-
     # -- sensors -------------------------------------------------------------------------------
     @property
     def document_set(self) -> bool:
@@ -208,7 +193,7 @@ class DocumentFeeder:
         if travel is None:
             return None
         pos = self._current_pos(travel)
-        return pos, pos - travel.length_mm
+        return pos, pos - travel.sheet.length_mm
 
     # -- signals from the firmware ---------------------------------------------------------------
     def set_motor(self, on: bool, lines_per_mm: float | None = None) -> None:
@@ -318,7 +303,7 @@ class DocumentFeeder:
         if stage == "pickup":  # a misfeed: never reaches the registration sensor
             return REGISTRATION_MM - 10.0
         if stage == "exit":  # caught with its tail between the registration and exit sensors
-            return EXIT_MM - 5.0 + travel.length_mm
+            return EXIT_MM - 5.0 + travel.sheet.length_mm
         return (READ_LINE_MM + EXIT_MM) / 2  # inside: past the read line, short of the exit
 
     def _fault_set(self) -> None:
@@ -371,7 +356,6 @@ class CisScanner:
 
     def __init__(self, board: Board, feeder: DocumentFeeder) -> None:
         self.board = board
-        self.feeder = feeder
         self.lamp_on = False
         self.band_listeners: list[Callable[[ScanBand], None]] = []
         feeder.cis = self
@@ -384,7 +368,7 @@ class CisScanner:
         if not self.lamp_on or last <= first:
             return
         lines = sample_lines(travel.sheet, travel.lines_per_mm, first, last)
-        band = ScanBand(travel.sheet, first, lines, travel.total_lines)
+        band = ScanBand(travel.sheet, lines)
         for fn in list(self.band_listeners):
             fn(band)
 
@@ -392,6 +376,6 @@ class CisScanner:
         if not self.lamp_on:
             return
         empty = np.zeros((0, SCAN_PELS), dtype=np.uint8)
-        band = ScanBand(travel.sheet, 0, empty, 0, travel.sheet.problem)
+        band = ScanBand(travel.sheet, empty, travel.sheet.problem)
         for fn in list(self.band_listeners):
             fn(band)

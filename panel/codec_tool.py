@@ -16,6 +16,7 @@ page) on standard output.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from estudio190f.firmware.codec import WIDTHS, CodecError, decode, encode
-from estudio190f.firmware.page import X_DPI, Y_DPI, Page
+from estudio190f.firmware.page import X_DPI, Page, nearest_resolution
 from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
 
 RAW_MH_MR = (".g3", ".t4")
@@ -146,7 +147,7 @@ def _resolution(y_dpi: float | None, lines: int, forced: str | None) -> str:
     if forced:
         return forced
     if y_dpi and y_dpi > 0:
-        return min(("standard", "fine", "superfine"), key=lambda n: abs(Y_DPI[n] - y_dpi))
+        return nearest_resolution(y_dpi)
     return _guess_resolution(lines)
 
 
@@ -225,9 +226,9 @@ def _decode(args: argparse.Namespace) -> int:
     image = Image.fromarray(~page.pixels)  # mode "1": True = white
     fmt = "PNG" if out_suffix == ".png" else "PPM"
     options = {"dpi": (X_DPI, page.y_dpi)} if fmt == "PNG" else {}
-    temporary = args.output.with_name(args.output.name + ".part")
-    image.save(temporary, format=fmt, **options)
-    temporary.replace(args.output)
+    rendered = io.BytesIO()
+    image.save(rendered, format=fmt, **options)
+    _write_whole(args.output, rendered.getvalue())
     return 0
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..page import WIDTHS
 from . import tables as t
 from .errors import CodecError
 from .jit import kernel
 
 CODINGS = {"mh": 0, "mr": 1, "mmr": 2}
 MH, MR, MMR = 0, 1, 2
-WIDTHS = (1728, 2048, 2432)
 RTC_EOLS = 6  # T.4 4.1.4: six consecutive EOLs end the page
 _ALL_BLACK = np.uint64(0x0101010101010101)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from estudio190f.firmware.page import X_DPI, Page
+from estudio190f.firmware.reports import clean
 
 POINTS_PER_INCH = 72
 
 
 def _pdf_text(text: str) -> bytes:
     """A PDF literal string: printable ASCII with the three special characters escaped."""
-    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
-    escaped = clean.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    escaped = clean(text).replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     return f"({escaped})".encode("ascii")
 
 

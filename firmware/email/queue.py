@@ -122,13 +122,11 @@ class MailQueue:
             raise KeyError(f"no queued message {part_record_id}")
         self.nvram.update_record(part_record_id, {**record.meta, "accepted": True})
 
-    def count_try(self, job: int) -> int:
+    def count_try(self, queued: QueuedJob) -> int:
         """One more failed try of the job; returns the count."""
-        queued = self.job(job)
-        if queued is None:
-            raise KeyError(f"no queued job {job}")
         record = self.nvram.record(queued.record_id)
-        assert record is not None
+        if record is None or record.kind != JOB_KIND:
+            raise KeyError(f"no queued job {queued.job}")
         tries = int(record.meta["tries"]) + 1
         self.nvram.update_record(queued.record_id, {**record.meta, "tries": tries})
         return tries

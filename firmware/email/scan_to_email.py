@@ -25,7 +25,7 @@ from estudio190f.hw.lan import PowerLost, Reply, SmtpLink, SmtpTimeouts
 
 from .codes import EMAIL_SENT, for_code
 from .message import MessageParty, StageListener, compose
-from .queue import MailQueue
+from .queue import MailQueue, QueuedJob
 from .session import (
     Command,
     Connect,
@@ -172,7 +172,7 @@ class ScanToEmail:
             return
         parts = self.queue.pending_parts(job)
         if not parts:  # everything was accepted before a power cut: only the ending is left
-            self._finish(job, Outcome("250", "accepted before the power cut"))
+            self._finish(queued, Outcome("250", "accepted before the power cut"))
             return
         s = self.settings
         envelopes = [
@@ -210,7 +210,7 @@ class ScanToEmail:
             return  # nothing after the cut happened; power-on resumes the job
         finally:
             link.close()
-        self._ended(job, outcome)
+        self._ended(queued, outcome)
 
     def _run(self, session: SmtpSession, link: SmtpLink) -> Outcome:
         step: Step = session.start()
@@ -243,19 +243,18 @@ class ScanToEmail:
             return link.quit()
         raise TypeError(f"unknown step {step!r}")
 
-    def _ended(self, job: int, outcome: Outcome) -> None:
+    def _ended(self, queued: QueuedJob, outcome: Outcome) -> None:
         row = for_code(outcome.code)
         if outcome.code == "250" or not row.retry:
-            self._finish(job, outcome)
+            self._finish(queued, outcome)
             return
-        tries = self.queue.count_try(job)
+        tries = self.queue.count_try(queued)
         limit = int(self.settings.get("smtp.retry_tries"))
         if tries > limit:
-            self._finish(job, outcome, tries=tries)
+            self._finish(queued, outcome, tries=tries)
             return
+        job = queued.job
         delay = int(self.settings.get("smtp.retry_interval")) * MINUTE
-        queued = self.queue.job(job)
-        assert queued is not None
         self.board.log.emit(
             "email", "deferred", job=job, code=outcome.code, tries=tries, retry_in_s=delay // 10**6
         )
@@ -273,10 +272,8 @@ class ScanToEmail:
             )
         )
 
-    def _finish(self, job: int, outcome: Outcome, tries: int | None = None) -> None:
-        queued = self.queue.job(job)
-        if queued is None:
-            return
+    def _finish(self, queued: QueuedJob, outcome: Outcome, tries: int | None = None) -> None:
+        job = queued.job
         row = for_code(outcome.code)
         sent = outcome.code == "250"
         parts = self.queue.parts(job)
