@@ -37,7 +37,6 @@ bit stream for the host (`HdlcBitReader`, `HdlcBitStream`).
 
 from __future__ import annotations
 
-import binascii
 import re
 from collections import deque
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .clock import MS, SECOND, Clock, Timer
+from .hdlc import MIN_FRAME_OCTETS, HdlcEncoder, add_fcs, check_fcs, fcs16
 from .modem import (
     MODULATIONS,
     CarrierDown,
@@ -222,17 +222,12 @@ def parse_command_line(body: str) -> list[AtCommand]:
     return out
 
 
-def fcs16(frame: bytes) -> int:
-    """HDLC frame check sequence (CRC-16/X.25), as the modem's HDLC unit computes it.
-
-    binascii's CRC-CCITT is the same polynomial taken most significant bit first; X.25 sends
-    least significant bit first, so the octets are bit-reversed in and the result reversed out.
-    """
-    crc = binascii.crc_hqx(bytes(frame).translate(_REVERSED), 0xFFFF)
-    return ((_REVERSED[crc & 0xFF] << 8) | _REVERSED[crc >> 8]) ^ 0xFFFF
-
-
-_REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
+def _with_fcs(frame: bytes, fcs_ok: bool = True) -> bytes:
+    """The frame and its two FCS octets, as the modem's HDLC unit passes a received frame on;
+    a frame heard with a bad FCS gets the inverted FCS, so that the host's own check fails too."""
+    if fcs_ok:
+        return add_fcs(frame)
+    return bytes(frame) + (fcs16(frame) ^ 0xFFFF).to_bytes(2, "little")
 
 
 def dle_escape(data: bytes) -> bytes:
@@ -1070,8 +1065,7 @@ class Class1Modem:
                     if not carrier.connected:
                         self._result("CONNECT")
                     carrier.connected = False  # the next +FRH=3 gets a CONNECT of its own
-                    fcs = fcs16(frame) ^ (0 if ok else 0xFFFF)
-                    self._write(dle_escape(frame + fcs.to_bytes(2, "little")) + b"\x10\x03")
+                    self._write(dle_escape(_with_fcs(frame, ok)) + b"\x10\x03")
                     self.state = COMMAND
                     self._result("OK" if ok else "ERROR")
                     if carrier.exhausted:
@@ -1178,44 +1172,41 @@ def _dial_string(arg: str) -> str | None:
     return number if number.strip(",") else None
 
 
-FLAG_BITS = "01111110"
-
-
 class HdlcBitStream:
-    """Frames as a synchronous HDLC bit stream (flags, zero-bit insertion, FCS) packed into
-    octets in line order, least significant bit first: what a Class 1 host that runs ECM over
-    +FRM decodes itself. Bits that do not fill an octet wait for the next frame; `finish()`
-    pads the last octet with idle ones."""
+    """Frames as a synchronous HDLC bit stream (two opening flags, then each frame with zero-bit
+    insertion, its FCS and a closing flag) packed into octets in line order, least significant
+    bit first: what a Class 1 host that runs ECM over +FRM decodes itself. Bits that do not fill
+    an octet wait for the next frame; `finish()` pads the last octet with idle ones."""
 
     def __init__(self) -> None:
-        self._bits = FLAG_BITS * 2  # first bit sent first
+        self._encoder = HdlcEncoder()
+        self._opening = self._encoder.flags(2)  # sent with the first frame
 
     def frame(self, frame: bytes, fcs_ok: bool = True) -> bytes:
-        fcs = fcs16(frame) ^ (0 if fcs_ok else 0xFFFF)
-        body = "".join(format(b, "08b")[::-1] for b in frame + fcs.to_bytes(2, "little"))
-        # Zero-bit insertion: str.replace scans left to right without overlap, so a 0 follows
-        # every fifth 1 in a row and the count starts again after it.
-        self._bits += body.replace("11111", "111110") + FLAG_BITS
-        return self._take()
+        return self._take(self._encoder.frame(_with_fcs(frame, fcs_ok), fcs=False))
 
     def finish(self) -> bytes:
-        self._bits += "1" * (-len(self._bits) % 8)
-        return self._take()
+        return self._take(self._encoder.finish())
 
-    def _take(self) -> bytes:
-        bits = self._bits
-        whole = len(bits) - len(bits) % 8
-        self._bits = bits[whole:]
-        return bytes(int(bits[i : i + 8][::-1], 2) for i in range(0, whole, 8))
+    def _take(self, data: bytes) -> bytes:
+        data, self._opening = self._opening + data, b""
+        return data
+
+
+FLAG_BITS = "01111110"
 
 
 class HdlcBitReader:
     """The other way: a synchronous HDLC bit stream (as a Class 1 host running ECM writes it
-    after +FTM) back into frames. Fed in pieces of any size; `frames()` returns the frames that
+    after +FTM) back into frames. Fed in pieces of any size; `feed()` returns the frames that
     are complete (between two flags) as (frame without FCS, FCS good); shorter pieces between
-    flags (idle, aborts, fill) are dropped, as an HDLC receiver drops them."""
+    flags (idle, aborts, fill) are dropped, as an HDLC receiver drops them.
 
-    MIN_OCTETS = 4  # address, control, FCF and something; ISO/IEC 3309 calls shorter invalid
+    Not `hdlc.HdlcDecoder`: that one reports a piece that is not a whole number of octets as a
+    frame with a bad FCS, where this drops it, and it keeps any length without a flag, where
+    this keeps the last 4 KB."""
+
+    MIN_OCTETS = MIN_FRAME_OCTETS  # address, control, FCF and something; shorter is invalid
 
     def __init__(self) -> None:
         self._bits = ""
@@ -1234,8 +1225,7 @@ class HdlcBitReader:
             if len(bits) % 8 or len(bits) < 8 * self.MIN_OCTETS:
                 continue
             octets = bytes(int(bits[i : i + 8][::-1], 2) for i in range(0, len(bits), 8))
-            frame, fcs = octets[:-2], int.from_bytes(octets[-2:], "little")
-            frames.append((frame, fcs16(frame) == fcs))
+            frames.append((octets[:-2], check_fcs(octets)))
         return frames
 
 

@@ -20,10 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 import sys
-import termios
-import tty
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +28,7 @@ from estudio190f.hw.class1 import Class1Modem
 from estudio190f.hw.eventlog import Event, EventLog
 from estudio190f.hw.modem import Modem
 
+from .ptylink import open_linked_pty, remove_link
 from .runner import Runner
 
 READ_SIZE = 4096
@@ -63,19 +61,14 @@ class Class1Endpoint:
             self.log.listeners.append(self._write_trace)
         # The number first: a number already on the network is refused before anything is made.
         self.line = sim.network.add_line(self.number, log=None)
-        self.master, self._slave = os.openpty()
         try:
-            tty.setraw(self._slave, termios.TCSANOW)
-            os.set_blocking(self.master, False)
-            self.path = os.ttyname(self._slave)
-            os.chmod(self.path, 0o666)
-            _replace_symlink(self.link, self.path)
+            self.master, self._slave, self.path = open_linked_pty(self.link, "--modem-pty")
         except BaseException:
-            self._close_fds()
             del sim.network.lines[self.number]
             if self._trace_file is not None:
                 self._trace_file.close()
             raise
+        os.set_blocking(self.master, False)
         self.modem = Modem(sim.clock)
         self.line.attach_modem(self.modem)
         self.interpreter = Class1Modem(sim.clock, self.modem, self.line, self.log)
@@ -177,9 +170,7 @@ class Class1Endpoint:
             self.runner.idle_hooks.remove(self._check_reading)
         self.runner.remove_reader(self.master)
         self.runner.remove_writer(self.master)
-        with contextlib.suppress(OSError):
-            if os.path.islink(self.link) and os.readlink(self.link) == self.path:
-                os.unlink(self.link)
+        remove_link(self.link, self.path)
         self._close_fds()
         if self._trace_file is not None:
             self._trace_file.close()
@@ -192,19 +183,6 @@ class Class1Endpoint:
 
     def __repr__(self) -> str:
         return f"Class1Endpoint({self.link!r} -> {getattr(self, 'path', '?')}, {self.number})"
-
-
-def _replace_symlink(link: str, target: str) -> None:
-    """Point `link` at `target`; an old symlink is replaced, anything else there is refused."""
-    try:
-        mode = os.lstat(link).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None:
-        if not stat.S_ISLNK(mode):
-            raise ValueError(f"--modem-pty: {link} exists and is not a symlink")
-        os.unlink(link)
-    os.symlink(target, link)
 
 
 def open_modem_pty(link: str, number: str, sim: Any, runner: Runner) -> Class1Endpoint:

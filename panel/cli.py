@@ -20,12 +20,12 @@ from .interpreter import (
     ExpectationFailed,
     Interpreter,
     Recorder,
-    StepTask,
+    StepQueue,
     refusal_reason,
     run_step,
 )
 from .runner import Runner, parse_speed
-from .script import ScriptError, Step, parse_line, parse_script
+from .script import ScriptError, Step, parse_script
 from .sim import Simulation
 
 
@@ -98,12 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extend(parser: argparse.ArgumentParser, module: str) -> None:
     """Let the module that implements a subcommand declare its own arguments."""
-    try:
-        mod = __import__(module, fromlist=["add_arguments"])
-    except ImportError:
-        parser.set_defaults(missing=module)
-        parser.add_argument("rest", nargs=argparse.REMAINDER)
-        return
+    mod = __import__(module, fromlist=["add_arguments"])
     mod.add_arguments(parser)
     parser.set_defaults(handler=mod.run)
 
@@ -115,10 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "replay":
         return cmd_replay(args)
-    if getattr(args, "missing", None):
-        print(f"estudio190f {args.command}: not available in this build ({args.missing} missing)",
-              file=sys.stderr)
-        return 2
     return int(args.handler(args))
 
 
@@ -255,9 +246,7 @@ class Prompt:
         self.interp = interp
         self.runner = runner
         self.buffer = b""
-        self.queue: list[str] = []
-        self.busy = False
-        self.line_no = 0
+        self.steps = StepQueue(interp, self._done)
         self.fd = sys.stdin.fileno()
         self.tty = os.isatty(self.fd)
         self.open = True
@@ -289,38 +278,17 @@ class Prompt:
         self.buffer += data
         while b"\n" in self.buffer:
             raw, self.buffer = self.buffer.split(b"\n", 1)
-            self._line(raw.decode("utf-8", "replace").rstrip("\r"))
+            self.steps.send(raw.decode("utf-8", "replace").rstrip("\r"))
 
-    def _line(self, text: str) -> None:
-        self.queue.append(text)
-        self._next()
-
-    def _next(self) -> None:
-        while not self.busy and self.queue:
-            text = self.queue.pop(0)
-            self.line_no += 1
-            try:
-                step = parse_line(text, self.line_no)
-            except ScriptError as exc:
-                print(f"ERR {exc.message}", flush=True)
-                self._prompt()
-                continue
-            if step is None:
-                self._prompt()
-                continue
-            self.busy = True
-            StepTask(self.interp, step, self._done).start()
-
-    def _done(self, result: list[str] | None, error: BaseException | None) -> None:
-        self.busy = False
+    def _done(self, text: str, step: Step | None, result: list[str] | None,
+              error: BaseException | None) -> None:  # fmt: skip
         if error is not None:
             print(f"ERR {refusal_reason(error)}", flush=True)
-        else:
+        elif step is not None:
             for line in result or []:
                 print(line, flush=True)
             print("OK", flush=True)
         self._prompt()
-        self._next()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -397,10 +365,8 @@ def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, i
         relay = sim.start_relay(args.out / "mail")
         announce(f"relay smtp 127.0.0.1:{relay.port}")
     for spec in args.serial:
-        try:
-            from .console import open_endpoint
-        except ImportError:
-            raise ValueError("--serial: the serial console is not part of this build") from None
+        from .console import open_endpoint
+
         try:
             endpoint = open_endpoint(spec, sim, runner, interp)
         except BaseException:
@@ -411,10 +377,8 @@ def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, i
         endpoints.append(endpoint)
         announce(endpoint.describe())
     if args.modem_pty:
-        try:
-            from .class1 import open_modem_pty
-        except ImportError:
-            raise ValueError("--modem-pty: the Class 1 modem is not part of this build") from None
+        from .class1 import open_modem_pty
+
         modem = open_modem_pty(args.modem_pty, args.modem_number, sim, runner)
         endpoints.append(modem)
         announce(f"modem pty {modem.link} number {args.modem_number}")

@@ -23,7 +23,6 @@ import os
 import socket
 import struct
 import termios
-import tty
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -34,8 +33,9 @@ import serial.rfc2217 as rfc2217
 from estudio190f.hw.eventlog import Event
 
 from .interpreter import ExpectationFailed, Interpreter, StepTask, refusal_reason
+from .ptylink import open_linked_pty, remove_link
 from .runner import Runner
-from .script import ScriptError, Step, parse_line
+from .script import ScriptError, Step, parse_line, quote
 from .sim import Machine, Simulation
 
 CRLF = b"\r\n"
@@ -74,11 +74,6 @@ class _TooLong:
 
 
 _TOO_LONG = _TooLong()
-
-
-def quote(text: str) -> str:
-    """A double-quoted string as the key-script language writes one (backslash escapes)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def one_line(text: str) -> str:
@@ -771,27 +766,10 @@ class PtyEndpoint:
         self, link: str | None, sim: Simulation, runner: Runner, template: Interpreter
     ) -> None:
         self.link = os.path.abspath(link) if link else None
-        if self.link and os.path.lexists(self.link) and not os.path.islink(self.link):
-            raise ValueError(f"--serial pty:{link}: {self.link} exists and is not a symlink")
-        self.master, self.slave = os.openpty()
         try:
-            tty.setraw(self.slave)
-            self.path = os.ttyname(self.slave)
-            os.chmod(self.path, 0o666)
-            if self.link:
-                tmp = f"{self.link}.{os.getpid()}.tmp"
-                if os.path.lexists(tmp):
-                    os.unlink(tmp)
-                os.symlink(self.path, tmp)
-                os.replace(tmp, self.link)  # atomic: a stale link from an earlier run is replaced
-        except BaseException as exc:
-            os.close(self.master)
-            os.close(self.slave)
-            if isinstance(exc, OSError):
-                raise OSError(
-                    f"--serial pty:{link}: cannot make the link: {exc.strerror}"
-                ) from None
-            raise
+            self.master, self.slave, self.path = open_linked_pty(self.link, f"--serial pty:{link}")
+        except OSError as exc:
+            raise OSError(f"--serial pty:{link}: cannot make the link: {exc.strerror}") from None
         self.feed = EventFeed(sim, runner)
         transport = PtyTransport(self.master)
         self.connection = Connection(transport, sim, runner, template, self.feed, ends_at_eof=False)
@@ -811,12 +789,7 @@ class PtyEndpoint:
         self.connection.close()
         self.feed.close()
         os.close(self.slave)
-        if self.link:
-            try:
-                if os.readlink(self.link) == self.path:  # not if another run has taken it over
-                    os.unlink(self.link)
-            except OSError:
-                pass
+        remove_link(self.link, self.path)
 
 
 class SocketEndpoint:

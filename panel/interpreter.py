@@ -5,16 +5,20 @@ A step runs as a generator that asks for virtual time to pass (`Advance`, `Advan
 returns its result lines. Two drivers run it: `run_step` advances the clock directly (replay,
 tests: as fast as possible), and `StepTask` resumes it from clock events (the real-time runner,
 where the clock follows the wall clock). Either way a step ends when the machine has reacted to
-it: every event due at that instant has run.
+it: every event due at that instant has run. `StepQueue` runs typed or clicked lines one after
+another through `StepTask` (the prompt of `run`, the window).
 """
 
 from __future__ import annotations
 
+import functools
+from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 from estudio190f.firmware.entry import DIAL_KEYS, key_for_char
+from estudio190f.firmware.journal import JournalEntry
 from estudio190f.firmware.machine import PRESS_TIME
 from estudio190f.hw.clock import Clock, Timer
 from estudio190f.hw.faults import FaultNotAvailable
@@ -133,7 +137,12 @@ class Interpreter:
                 return []
             if verb == "until":
                 if not self._check(step, m)[0]:
-                    yield AdvanceUntil(lambda: self._check(step, m)[0], a["within"])
+                    watch = JournalLines(m) if a["what"] == "journal" else None
+                    try:
+                        yield AdvanceUntil(lambda: self._check(step, m, watch)[0], a["within"])
+                    finally:
+                        if watch is not None:
+                            watch.close()
                     ok, message = self._check(step, m)
                     if not ok:
                         raise ExpectationFailed(
@@ -238,7 +247,11 @@ class Interpreter:
         raise ScriptError(f"adf load: no such file {raw!r}", step.line)
 
     # -- expectations -----------------------------------------------------------------------
-    def _check(self, step: Step, m: Machine) -> tuple[bool, str]:
+    def _check(
+        self, step: Step, m: Machine, journal: JournalLines | None = None
+    ) -> tuple[bool, str]:
+        """Whether an expectation holds, and what it expects; `journal` (during an `until`) saves
+        reading the journal again while it has not changed."""
         a = step.args
         what = a["what"]
         if what == "lcd":
@@ -257,7 +270,7 @@ class Interpreter:
             count = m.printed_count() - self.printed_base.get(m.name, 0)
             return count == a["count"], f"{a['count']} sheets printed (there are {count})"
         if what == "journal":
-            lines = [e.line() for e in m.firmware.journal.entries()]
+            lines = journal.lines() if journal is not None else journal_lines(m)
             return any(a["matcher"].matches(x) for x in lines), f"journal has {a['matcher']}"
         raise ScriptError(f"cannot check {what}", step.line)
 
@@ -273,8 +286,39 @@ class Interpreter:
         if verb == "printed?":
             return [str(m.printed_count() - self.printed_base.get(m.name, 0))]
         if verb == "journal?":
-            return [e.line() for e in m.firmware.journal.entries()]
+            return journal_lines(m)
         return []
+
+
+def journal_lines(m: Machine) -> list[str]:
+    """The machine's journal, one line an entry, as `journal?` shows it."""
+    return [e.line() for e in m.firmware.journal.entries()]
+
+
+class JournalLines:
+    """A machine's journal lines kept while an `until journal` waits: its check runs after every
+    clock event, and each fresh look is an NVRAM read and every entry formatted. The lines are
+    read again only after an entry was added. (A memory clear empties the journal without telling
+    the listeners; the lines kept then still match nothing, or the wait would be over, just as
+    the empty journal matches nothing.) `close()` when the wait is over."""
+
+    def __init__(self, m: Machine) -> None:
+        self.machine = m
+        self._lines: list[str] | None = None
+        m.firmware.journal.listeners.append(self._added)
+
+    def _added(self, _entry: JournalEntry) -> None:
+        self._lines = None
+
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = journal_lines(self.machine)
+        return self._lines
+
+    def close(self) -> None:
+        listeners = self.machine.firmware.journal.listeners
+        if self._added in listeners:
+            listeners.remove(self._added)
 
 
 def refusal_reason(error: BaseException) -> str:
@@ -323,7 +367,6 @@ class StepTask:
         self.start_time = self.clock.now
         self._timer: Timer | None = None
         self._until: AdvanceUntil | None = None
-        self.finished = False
 
     def start(self) -> None:
         self._resume()
@@ -365,8 +408,50 @@ class StepTask:
         self._finish(result, None)
 
     def _finish(self, result: list[str] | None, error: BaseException | None) -> None:
-        self.finished = True
         self.done(result, error)
+
+
+# What became of one line given to a StepQueue: (text, step, result lines, error). `step` is None
+# for a line that is no step (blank, a comment; no error) or does not parse (the ScriptError).
+LineDone = Callable[[str, Step | None, list[str] | None, BaseException | None], None]
+
+
+class StepQueue:
+    """Key-script lines run one after another through `StepTask`, for the prompt of `run` and
+    the window: a line that comes while a step runs waits its turn, as a second line typed at a
+    terminal does. `done` hears what became of each line, in order."""
+
+    def __init__(self, interp: Interpreter, done: LineDone) -> None:
+        self.interp = interp
+        self.done = done
+        self.pending: deque[str] = deque()
+        self.busy = False
+        self.line_no = 0
+
+    def send(self, text: str) -> None:
+        self.pending.append(text)
+        self._next()
+
+    def _next(self) -> None:
+        while not self.busy and self.pending:
+            text = self.pending.popleft()
+            self.line_no += 1
+            try:
+                step = self.interp.parse(text, self.line_no)
+            except ScriptError as exc:
+                self.done(text, None, None, exc)
+                continue
+            if step is None:
+                self.done(text, None, None, None)
+                continue
+            self.busy = True
+            StepTask(self.interp, step, functools.partial(self._finished, text, step)).start()
+
+    def _finished(self, text: str, step: Step, result: list[str] | None,
+                  error: BaseException | None) -> None:  # fmt: skip
+        self.busy = False
+        self.done(text, step, result, error)
+        self._next()
 
 
 class Recorder:

@@ -46,6 +46,7 @@ class OutputWriter:
         self._events: IO[str] | None = open(self.dir / "events.jsonl", "a", encoding="utf-8", buffering=1)
         board.log.listeners.append(self._on_event)
         self._next_sheet = _next_number(self.printed_dir, r"(\d{4,})\.png")
+        self.last_printed: Path | None = None  # the PNG of the sheet delivered last
         self._next_doc = _next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
         if board.printer is not None:
             board.printer.delivery_listeners.append(self._on_sheet)
@@ -72,6 +73,7 @@ class OutputWriter:
         buf = io.BytesIO()
         image.save(buf, format="PNG")
         write_whole(path, buf.getvalue())
+        self.last_printed = path
         return path
 
     def save_received(self, tiff: bytes, remote: str = "") -> Path:

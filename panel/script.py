@@ -147,6 +147,11 @@ def strip_comment(text: str, verb: str) -> str:
     return stripped
 
 
+def quote(text: str) -> str:
+    """A double-quoted string as the key-script language writes one (backslash escapes)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _unquote(text: str, line: int) -> str:
     try:
         parts = shlex.split(text, posix=True)

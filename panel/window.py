@@ -29,7 +29,6 @@ import sys
 import time
 import tkinter as tk
 import urllib.parse
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +41,9 @@ from PIL import Image, ImageDraw, ImageTk
 from estudio190f.hw.faults import FAULT_NAMES
 from estudio190f.hw.operator_panel import KEY_NAMES, LCD_COLUMNS, LCD_LINES, LED_NAMES
 
-from .interpreter import ExpectationFailed, Interpreter, StepTask
+from .interpreter import ExpectationFailed, Interpreter, StepQueue
 from .runner import Runner
-from .script import ScriptError
+from .script import ScriptError, Step, quote
 from .sim import Simulation
 
 FRAME = 0.02  # wall seconds between redraws and Tk event handling (50 a second)
@@ -276,54 +275,6 @@ LED_SIZE = 14
 # -- steps from the window to the machine -----------------------------------------------------------
 
 
-class StepQueue:
-    """The window's actions as key-script steps, run one after another through the interpreter.
-
-    A click while a key is still held (a `press` lasts 100 ms of virtual time) waits its turn, as
-    a second line typed at the prompt does.
-    """
-
-    def __init__(self, interp: Interpreter, report: Callable[[str, bool], None]) -> None:
-        self.interp = interp
-        self.report = report
-        self.pending: deque[str] = deque()
-        self.busy = False
-
-    def send(self, text: str) -> None:
-        if len(self.pending) >= MAX_PENDING_STEPS:
-            self.report(f"too many actions waiting; {text!r} ignored", True)
-            return
-        self.pending.append(text)
-        self._next()
-
-    def _next(self) -> None:
-        while not self.busy and self.pending:
-            text = self.pending.popleft()
-            try:
-                step = self.interp.parse(text)
-            except ScriptError as exc:
-                self.report(f"{text}: {exc.message}", True)
-                continue
-            if step is None:
-                continue
-            self.busy = True
-            StepTask(self.interp, step, self._done).start()
-
-    def _done(self, result: list[str] | None, error: BaseException | None) -> None:
-        self.busy = False
-        if error is not None:
-            if isinstance(error, ScriptError | ExpectationFailed):
-                self.report(error.message, True)
-            else:
-                self.report(str(error) or type(error).__name__, True)
-        self._next()
-
-
-def step_quote(text: str) -> str:
-    """A path as a double-quoted word of the key-script language (backslash escapes)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def parse_paths(text: str) -> list[str]:
     """Paths typed or pasted into the path field: one path (spaces and all) when it names a file,
     else one per line, or shell words; `file://` URIs (from a file manager) are decoded."""
@@ -508,7 +459,7 @@ class PanelWindow:
         self.board = sim.main.board
         self.firmware = sim.main.firmware
         self.endpoint_lines = list(endpoint_lines)
-        self.steps = StepQueue(interp, self.show_message)
+        self.steps = StepQueue(interp, self._step_done)
         self.closed = False
         self.modal = False
         self._next_frame = 0.0
@@ -519,7 +470,8 @@ class PanelWindow:
         self.active_faults: set[str] = set(self.board.faults.active)
         self.line_speed = ""
         self.tray_sheets: list[TraySheet] = []
-        self._thumbs: dict[Any, ImageTk.PhotoImage] = {}
+        self._feeder_thumbs: dict[Any, ImageTk.PhotoImage] = {}  # by the feeder's hw.document.Sheet
+        self._tray_thumbs: dict[TraySheet, ImageTk.PhotoImage] = {}
         self._memory_text = ""
         self._memory_at = 0.0
         self._directory_at = 0.0
@@ -558,8 +510,8 @@ class PanelWindow:
         )
         machine.add_command(label="Fill the paper cassette", command=self.fill_paper)
         machine.add_separator()
-        machine.add_command(label="Power off", command=lambda: self.steps.send("power off"))
-        machine.add_command(label="Power on", command=lambda: self.steps.send("power on"))
+        machine.add_command(label="Power off", command=lambda: self.send_step("power off"))
+        machine.add_command(label="Power on", command=lambda: self.send_step("power on"))
         machine.add_command(label="Power cycle", command=self.power_cycle)
         machine.add_separator()
         machine.add_command(label="Quit", accelerator="Ctrl+Q", command=self.request_close)
@@ -805,28 +757,47 @@ class PanelWindow:
         return "break"
 
     # -- actions -----------------------------------------------------------------------------
+    def send_step(self, text: str) -> None:
+        """An action as a key-script step. A click while a key is still held (a `press` lasts
+        100 ms of virtual time) waits its turn, as a second line typed at the prompt does."""
+        if len(self.steps.pending) >= MAX_PENDING_STEPS:
+            self.show_message(f"too many actions waiting; {text!r} ignored", True)
+            return
+        self.steps.send(text)
+
+    def _step_done(self, text: str, step: Step | None, result: list[str] | None,
+                   error: BaseException | None) -> None:  # fmt: skip
+        if error is None:
+            return
+        if isinstance(error, ScriptError | ExpectationFailed):
+            message = error.message
+        else:
+            message = str(error) or type(error).__name__
+        # no step: the line did not parse, and the message says which line
+        self.show_message(message if step is not None else f"{text}: {message}", True)
+
     def press(self, key: str) -> None:
-        self.steps.send(f"press {key}")
+        self.send_step(f"press {key}")
 
     def toggle_fault(self, name: str) -> None:
         var = self.fault_vars[name]
         want = var.get()
         var.set(name in self.active_faults)  # shown as it is until the machine says otherwise
-        self.steps.send(f"{'fault' if want else 'clear'} {name}")
+        self.send_step(f"{'fault' if want else 'clear'} {name}")
 
     def fill_paper(self) -> None:
         printer = self.board.printer
         if printer is not None:
-            self.steps.send(f"paper {printer.capacity}")
+            self.send_step(f"paper {printer.capacity}")
 
     def power_cycle(self) -> None:
-        self.steps.send("power off")
-        self.steps.send("power on")
+        self.send_step("power off")
+        self.send_step("power on")
 
     def load_paths(self, paths: Sequence[str]) -> None:
         resolved = [str(Path(p).expanduser().absolute()) for p in paths if p]
         if resolved:
-            self.steps.send("adf load " + " ".join(step_quote(p) for p in resolved))
+            self.send_step("adf load " + " ".join(quote(p) for p in resolved))
 
     def load_from_field(self) -> None:
         paths = parse_paths(self.path_entry.get())
@@ -940,13 +911,9 @@ class PanelWindow:
 
     def _on_delivered(self, sheet: Any) -> None:
         # The output writer listens first (it was attached when the machine was built), so the
-        # sheet's PNG is on disk now: the highest number in printed/.
-        path = None
+        # sheet's PNG is on disk now, and the last one it saved.
         outputs = self.machine.outputs
-        if outputs is not None and outputs.printed_dir.is_dir():
-            numbered = [p for p in outputs.printed_dir.glob("*.png") if p.stem.isdigit()]
-            if numbered:
-                path = max(numbered, key=lambda p: int(p.stem))
+        path = outputs.last_printed if outputs is not None else None
         self.tray_sheets.append(TraySheet(sheet, path))
         del self.tray_sheets[:-100]  # the tray holds what the printer's tray holds
 
@@ -1020,20 +987,20 @@ class PanelWindow:
         jammed = "adf.jam" in self.active_faults
         stuck = travel is not None and travel.stall_at is not None
         sheets = [*( [in_path] if in_path is not None else [] ), *waiting]  # fmt: skip
-        ready = sum(1 for s in sheets if s in self._thumbs)
+        ready = sum(1 for s in sheets if s in self._feeder_thumbs)
         budget = THUMBS_PER_FRAME
         for sheet in sheets:
             if budget == 0:
                 break
-            if sheet not in self._thumbs:
-                self._thumbs[sheet] = self._sheet_thumbnail(sheet)
+            if sheet not in self._feeder_thumbs:
+                self._feeder_thumbs[sheet] = self._sheet_thumbnail(sheet)
                 budget -= 1
         state = (tuple(id(s) for s in waiting), id(in_path), len(feeder.out_tray),
                  feeder.cover_closed, jammed, stuck, ready)  # fmt: skip
         if not self._changed("feeder", state):
             return
-        for sheet in [s for s in self._thumbs if s not in sheets]:
-            del self._thumbs[sheet]
+        for sheet in [s for s in self._feeder_thumbs if s not in sheets]:
+            del self._feeder_thumbs[sheet]
         words = [f"{len(waiting)} page{'s' if len(waiting) != 1 else ''} waiting"]
         if in_path is not None:
             words.append(f"in the path: {in_path.name}")
@@ -1049,7 +1016,7 @@ class PanelWindow:
         self._tcl_set("feeder_state", "; ".join(words))
         entries = []
         for position, sheet in enumerate(sheets):
-            image = self._thumbs.get(sheet)
+            image = self._feeder_thumbs.get(sheet)
             if image is None:
                 continue
             if sheet is in_path:
@@ -1096,15 +1063,15 @@ class PanelWindow:
             return
         entries = []
         for item in reversed(self.tray_sheets):  # newest on top
-            image = self._thumbs.get(item)
+            image = self._tray_thumbs.get(item)
             if image is None:
-                image = self._thumbs[item] = ImageTk.PhotoImage(thumbnail(item.sheet.image()),
+                image = self._tray_thumbs[item] = ImageTk.PhotoImage(thumbnail(item.sheet.image()),
                                                                 master=self.root)  # fmt: skip
             caption = item.path.name if item.path is not None else f"sheet {item.sheet.number}"
             entries.append((image, caption, lambda it=item: self._view_printed(it)))
         keep = set(self.tray_sheets)
-        for key in [k for k in self._thumbs if isinstance(k, TraySheet) and k not in keep]:
-            del self._thumbs[key]
+        for key in [k for k in self._tray_thumbs if k not in keep]:
+            del self._tray_thumbs[key]
         self.tray_list.show(entries)
         count = len(self.tray_sheets)
         self.tray_count_label.configure(text=f"{count} sheet{'s' if count != 1 else ''} printed")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estudio190f.firmware.hdlc import (
+from estudio190f.hw.hdlc import (
     HdlcAbort,
     HdlcDecoder,
     HdlcEncoder,

@@ -6,7 +6,8 @@ The encoder turns frames into a continuous bit stream packed into such bytes; th
 that stream in chunks of any size (a bit error, a lost byte, a chunk boundary anywhere) and
 reports what a receiving modem reports: good frames, frames whose FCS is wrong, and aborts.
 Both work on whole chunks with numpy, not bit by bit: an ECM page is tens of kilobytes.
-No I/O: bytes in, bytes or events out.
+No I/O: bytes in, bytes or events out. It is here in hw/ because the Class 1 modem's HDLC unit
+(hw/class1.py) uses it, and hw/ imports nothing from firmware/.
 """
 
 from __future__ import annotations
