@@ -60,8 +60,11 @@ def _clear_mail(fw: Firmware, email: ScanToEmail) -> None:
 
 
 def header_for(fw: Firmware) -> ReportHeader:
-    return ReportHeader(fw.clock_text(), str(fw.settings.get("machine.station_name")),
-                        str(fw.settings.get("machine.number")))
+    return ReportHeader(
+        fw.clock_text(),
+        str(fw.settings.get("machine.station_name")),
+        str(fw.settings.get("machine.number")),
+    )
 
 
 class Reports:
@@ -166,8 +169,14 @@ class ScanToEmailFlow:
         self.waiting: dict[int, JobHandle] = {}
         email.listeners.append(self._result)
 
-    def run(self, fw: Firmware, addresses: list[str], resolution: str = "standard",
-            contrast: str = "normal", **_: Any) -> None:
+    def run(
+        self,
+        fw: Firmware,
+        addresses: list[str],
+        resolution: str = "standard",
+        contrast: str = "normal",
+        **_: Any,
+    ) -> None:
         scan = self.paper.scan
         if scan.busy:
             return fw.notice("SCAN TO E-MAIL", "SCANNER BUSY")
@@ -207,8 +216,12 @@ class ScanToEmailFlow:
             if reason == "cancelled":
                 return handle.finish("SCAN TO E-MAIL", "CANCELLED")
             if not pages:
-                fw.journal.add("EMAIL", remote=addresses[0], result="CHECK DOCUMENT",
-                               detail={"problems": problems})
+                fw.journal.add(
+                    "EMAIL",
+                    remote=addresses[0],
+                    result="CHECK DOCUMENT",
+                    detail={"problems": problems},
+                )
                 return handle.finish("CHECK DOCUMENT", "NOTHING SENT")
             handle.set_state("smtp")
             handle.show("SENDING E-MAIL", addresses[0][:20])

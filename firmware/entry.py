@@ -49,8 +49,9 @@ class NumberEntry:
 
     kind = "digits"
 
-    def __init__(self, value: str = "", max_len: int = 32, allow_pause: bool = False,
-                 keys: str = DIAL_KEYS) -> None:
+    def __init__(
+        self, value: str = "", max_len: int = 32, allow_pause: bool = False, keys: str = DIAL_KEYS
+    ) -> None:
         self.value = value
         self.max_len = max_len
         self.allow_pause = allow_pause
@@ -79,8 +80,14 @@ class TextEntry:
 
     kind = "text"
 
-    def __init__(self, clock: Clock, value: str = "", max_len: int = 20, lower: bool = False,
-                 masked: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        value: str = "",
+        max_len: int = 20,
+        lower: bool = False,
+        masked: bool = False,
+    ) -> None:
         self.clock = clock
         self.value = value
         self.max_len = max_len
@@ -92,10 +99,7 @@ class TextEntry:
 
     @property
     def pending(self) -> bool:
-        return (
-            self._last_key is not None
-            and self.clock.now - self._last_time <= MULTITAP_WINDOW
-        )
+        return self._last_key is not None and self.clock.now - self._last_time <= MULTITAP_WINDOW
 
     def _char(self, key: str, index: int) -> str:
         ch = MULTITAP[key][index % len(MULTITAP[key])]

@@ -31,7 +31,12 @@ WARMUP_POLL = 500 * MS
 NVRAM_NOTICE_TIME = 5 * SECOND
 RESOLUTIONS = ("standard", "fine", "superfine", "photo")
 CONTRASTS = ("normal", "dark", "light")  # the CONTRAST key steps in this order
-RESOLUTION_LABEL = {"standard": "STANDARD", "fine": "FINE", "superfine": "SUPER FINE", "photo": "PHOTO"}
+RESOLUTION_LABEL = {
+    "standard": "STANDARD",
+    "fine": "FINE",
+    "superfine": "SUPER FINE",
+    "photo": "PHOTO",
+}
 
 
 class FirmwareState(NestedState):
@@ -51,7 +56,10 @@ STATES: list[Any] = [
     "address",
     {"name": "menu", "children": ["browse", "edit", "code"]},
     {"name": "service", "children": ["browse", "test"]},
-    {"name": "job", "children": ["copy", "fax_send", "fax_receive", "scan_email", "print", "report"]},
+    {
+        "name": "job",
+        "children": ["copy", "fax_send", "fax_receive", "scan_email", "print", "report"],
+    },
     "message",
 ]
 
@@ -67,7 +75,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     ),
     *({"trigger": f"select_{m}", "source": "standby", "dest": f"standby.{m}"} for m in MODES),
     {"trigger": "start_dial", "source": ["standby.fax", "dial"], "dest": "dial.number"},
-    {"trigger": "start_speed_dial", "source": ["standby", "dial", "address"], "dest": "dial.speed_dial"},
+    {
+        "trigger": "start_speed_dial",
+        "source": ["standby", "dial", "address"],
+        "dest": "dial.speed_dial",
+    },
     {"trigger": "start_copies", "source": "standby.copy", "dest": "copies"},
     {"trigger": "start_address", "source": ["standby.scan", "dial.speed_dial"], "dest": "address"},
     {"trigger": "open_menu", "source": "standby", "dest": "menu.browse"},
@@ -401,11 +413,17 @@ class SpeedDialScreen(Screen):
 
     def _resume(self) -> None:
         if self.back_to is not None:
-            trigger = "resume_entry_dial" if isinstance(self.back_to, DialScreen) else "resume_entry_address"
+            trigger = (
+                "resume_entry_dial"
+                if isinstance(self.back_to, DialScreen)
+                else "resume_entry_address"
+            )
             if self.fw.state == "message":
                 self.fw.activate(self.back_to, trigger)
             else:
-                self.fw.activate(self.back_to, "start_dial" if trigger.endswith("dial") else "start_address")
+                self.fw.activate(
+                    self.back_to, "start_dial" if trigger.endswith("dial") else "start_address"
+                )
         else:
             self.fw.go_home()
 
@@ -557,8 +575,13 @@ class JobScreen(Screen):
 class JobHandle:
     """What a feature gets back from `Firmware.begin_job`: its window on the LCD."""
 
-    def __init__(self, fw: Firmware, kind: str, on_stop: Callable[[], Any] | None,
-                 on_key: Callable[[str], Any] | None) -> None:
+    def __init__(
+        self,
+        fw: Firmware,
+        kind: str,
+        on_stop: Callable[[], Any] | None,
+        on_key: Callable[[str], Any] | None,
+    ) -> None:
         self.fw = fw
         self.kind = kind
         self.on_stop = on_stop
@@ -575,8 +598,13 @@ class JobHandle:
     def set_state(self, substate: str) -> None:
         self.substate = substate
 
-    def finish(self, line1: str = "", line2: str = "", duration: int = MESSAGE_TIME,
-               then: Callable[[], Any] | None = None) -> None:
+    def finish(
+        self,
+        line1: str = "",
+        line2: str = "",
+        duration: int = MESSAGE_TIME,
+        then: Callable[[], Any] | None = None,
+    ) -> None:
         if not self.active:
             return
         self.active = False
@@ -800,8 +828,9 @@ class Firmware:
         self.copies.entry = NumberEntry(first, max_len=2, keys="0123456789")
         self.activate(self.copies, "start_copies")
 
-    def open_address(self, typed_key: str | None = None, entry: Entry | None = None,
-                     keep: bool = False) -> None:
+    def open_address(
+        self, typed_key: str | None = None, entry: Entry | None = None, keep: bool = False
+    ) -> None:
         if not keep:
             self.address.reset()
         self.screen = self.address
@@ -838,8 +867,13 @@ class Firmware:
         return bool(feeder is not None and getattr(feeder, "document_set", False))
 
     # -- notices, overlays, beeps ---------------------------------------------------------
-    def notice(self, line1: str, line2: str = "", duration: int = MESSAGE_TIME,
-               then: Callable[[], Any] | None = None) -> None:
+    def notice(
+        self,
+        line1: str,
+        line2: str = "",
+        duration: int = MESSAGE_TIME,
+        then: Callable[[], Any] | None = None,
+    ) -> None:
         """Show a message for `duration`, then run `then` (default: back to standby)."""
         if not self.powered or self.state in ("off", "booting"):
             return
@@ -859,7 +893,9 @@ class Firmware:
         """Show something for a moment without leaving the current screen (RESOLUTION, CONTRAST)."""
         self._cancel_overlay()
         self.lcd.show(line1, line2)
-        self._overlay_timer = self.timers.call_later(OVERLAY_TIME, self._end_overlay, label="overlay")
+        self._overlay_timer = self.timers.call_later(
+            OVERLAY_TIME, self._end_overlay, label="overlay"
+        )
 
     def _end_overlay(self) -> None:
         self._overlay_timer = None
@@ -906,8 +942,12 @@ class Firmware:
         kwargs.setdefault("contrast", self.contrast)
         return feature.run(self, **kwargs)
 
-    def begin_job(self, kind: str, on_stop: Callable[[], Any] | None = None,
-                  on_key: Callable[[str], Any] | None = None) -> JobHandle:
+    def begin_job(
+        self,
+        kind: str,
+        on_stop: Callable[[], Any] | None = None,
+        on_key: Callable[[str], Any] | None = None,
+    ) -> JobHandle:
         """Put the LCD at a job's disposal (state `job.<kind>`)."""
         self._cancel_overlay()
         if self.message.timer is not None:
@@ -997,8 +1037,9 @@ class Firmware:
             return
         seconds = int(self.settings.get("panel.timeout"))
         if seconds > 0:
-            self._panel_timer = self.timers.call_later(seconds * SECOND, self._panel_timeout,
-                                                       label="panel-timeout")
+            self._panel_timer = self.timers.call_later(
+                seconds * SECOND, self._panel_timeout, label="panel-timeout"
+            )
 
     def _cancel_panel_timer(self) -> None:
         if self._panel_timer is not None:

@@ -143,9 +143,12 @@ class SettingEditor(Editor):
         elif setting.kind == "digits":
             self.entry = NumberEntry(str(current), max_len=setting.max_len)
         else:
-            lower = setting.kind in ("email", "host", "secret", "path") or setting.key == "smtp.user"
-            self.entry = TextEntry(fw.clock, str(current), max_len=setting.max_len, lower=lower,
-                                   masked=setting.secret)
+            lower = (
+                setting.kind in ("email", "host", "secret", "path") or setting.key == "smtp.user"
+            )
+            self.entry = TextEntry(
+                fw.clock, str(current), max_len=setting.max_len, lower=lower, masked=setting.secret
+            )
             self.entry.fix()
 
     def lines(self) -> tuple[str, str]:
@@ -251,10 +254,17 @@ class DirectoryEditor(Editor):
 
     def lines(self) -> tuple[str, str]:
         if self.step == "slot":
-            hint = f"NO.(01-{slots(self.kind)}): " if self.width == 2 else f"NO.(001-{slots(self.kind)}): "
+            hint = (
+                f"NO.(01-{slots(self.kind)}): "
+                if self.width == 2
+                else f"NO.(001-{slots(self.kind)}): "
+            )
             return (self.title, hint + self.slot_entry.value)
         if self.step == "name":
-            return (f"NAME {self.slot:0{self.width}d}".ljust(16) + self.name.case_label, self.name.render())
+            return (
+                f"NAME {self.slot:0{self.width}d}".ljust(16) + self.name.case_label,
+                self.name.render(),
+            )
         if self.step == "type":
             return (self.label(), "2:E-MAIL" if self.is_email else "1:FAX")
         if self.is_email:
@@ -285,12 +295,14 @@ class DirectoryEditor(Editor):
 
     def _address_entry(self, entry: Entry | None) -> None:
         if self.is_email:
-            self.address = TextEntry(self.fw.clock, entry.email if entry and entry.email else "",
-                                     max_len=63, lower=True)
+            self.address = TextEntry(
+                self.fw.clock, entry.email if entry and entry.email else "", max_len=63, lower=True
+            )
             self.address.fix()
         else:
-            self.address = NumberEntry(entry.fax if entry and entry.fax else "", max_len=32,
-                                       allow_pause=True)
+            self.address = NumberEntry(
+                entry.fax if entry and entry.fax else "", max_len=32, allow_pause=True
+            )
 
     def key(self, key: str) -> bool:
         if self.step == "slot":
@@ -342,11 +354,22 @@ class DirectoryEditor(Editor):
             return None
         if self.is_email and not EMAIL_RE.fullmatch(value):
             return "INVALID ENTRY"
-        entry = Entry(self.kind, self.slot, self.name.value,
-                      fax=None if self.is_email else value, email=value if self.is_email else None)
+        entry = Entry(
+            self.kind,
+            self.slot,
+            self.name.value,
+            fax=None if self.is_email else value,
+            email=value if self.is_email else None,
+        )
         directory.put(entry)
-        self.fw.log.emit("directory", "set", kind=self.kind, slot=self.slot, name=entry.name,
-                         address=entry.address)
+        self.fw.log.emit(
+            "directory",
+            "set",
+            kind=self.kind,
+            slot=self.slot,
+            name=entry.name,
+            address=entry.address,
+        )
         return None
 
 

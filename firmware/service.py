@@ -48,7 +48,9 @@ class ServiceScreen(Screen):
         if self.test == "LCD TEST":
             return lcd.show(*LCD_PATTERNS[self.step])
         if self.test == "LED TEST":
-            return lcd.show("LED TEST", ("ALL ON", "ALL BLINK", "ALL OFF")[self.step] + "  SET=NEXT")
+            return lcd.show(
+                "LED TEST", ("ALL ON", "ALL BLINK", "ALL OFF")[self.step] + "  SET=NEXT"
+            )
         if self.test == "MEMORY CLEAR":
             return lcd.show("CLEAR MEMORY?", "SET=YES STOP=NO")
         if self.test == "SENSOR TEST":
@@ -153,11 +155,15 @@ def sensor_lines(fw: Firmware) -> tuple[str, str]:
     line1 = line2 = ""
     if board.feeder is not None:
         f = board.feeder.sensors()
-        line1 = (f"ADF D{_bit(f['document_set'])} R{_bit(f['registration'])} "
-                 f"E{_bit(f['exit'])} C{_bit(f['cover'])}")
+        line1 = (
+            f"ADF D{_bit(f['document_set'])} R{_bit(f['registration'])} "
+            f"E{_bit(f['exit'])} C{_bit(f['cover'])}"
+        )
     if board.printer is not None:
         p = board.printer.sensors()
-        line2 = (f"PR P{_bit(p['paper_present'])} K{_bit(p['pickup_sensor'])} "
-                 f"R{_bit(p['registration_sensor'])} E{_bit(p['exit_sensor'])} "
-                 f"C{_bit(p['cover_closed'])} W{_bit(p['warmed_up'])}")
+        line2 = (
+            f"PR P{_bit(p['paper_present'])} K{_bit(p['pickup_sensor'])} "
+            f"R{_bit(p['registration_sensor'])} E{_bit(p['exit_sensor'])} "
+            f"C{_bit(p['cover_closed'])} W{_bit(p['warmed_up'])}"
+        )
     return line1, line2

@@ -49,7 +49,9 @@ class Setting:
         if self.kind == "choice":
             text = str(value).lower() if not isinstance(value, bool) else ("on" if value else "off")
             if text not in self.choices:
-                raise ValueError(f"{self.key} must be one of {', '.join(self.choices)}, not {value!r}")
+                raise ValueError(
+                    f"{self.key} must be one of {', '.join(self.choices)}, not {value!r}"
+                )
             return text
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
@@ -85,15 +87,21 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-
 HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
 
 
-def _choice(key: str, default: str, label: str, choices: tuple[str, ...], source: str, doc: str) -> Setting:
+def _choice(
+    key: str, default: str, label: str, choices: tuple[str, ...], source: str, doc: str
+) -> Setting:
     return Setting(key, "choice", default, label, source, doc, choices=choices)
 
 
-def _int(key: str, default: int, label: str, lo: int, hi: int, source: str, doc: str, unit: str = "") -> Setting:
+def _int(
+    key: str, default: int, label: str, lo: int, hi: int, source: str, doc: str, unit: str = ""
+) -> Setting:
     return Setting(key, "int", default, label, source, doc, lo=lo, hi=hi, unit=unit)
 
 
-def _str(key: str, kind: str, default: str, label: str, max_len: int, source: str, doc: str) -> Setting:
+def _str(
+    key: str, kind: str, default: str, label: str, max_len: int, source: str, doc: str
+) -> Setting:
     return Setting(key, kind, default, label, source, doc, max_len=max_len)
 
 
@@ -274,14 +282,18 @@ def load_settings_file(path: Path) -> SettingsFile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise SettingsFileError(name, int(m.group(1)) if m else 1, f"not valid TOML: {exc}") from None
+        raise SettingsFileError(
+            name, int(m.group(1)) if m else 1, f"not valid TOML: {exc}"
+        ) from None
     where = _line_index(text)
     result = SettingsFile(name)
     tables = {s.key.split(".")[0] for s in SETTINGS}
     for table, body in data.items():
         if table in ("one_touch", "speed_dial"):
             if not isinstance(body, list):
-                raise SettingsFileError(name, where(table), f"[[{table}]] must be an array of tables")
+                raise SettingsFileError(
+                    name, where(table), f"[[{table}]] must be an array of tables"
+                )
             for i, item in enumerate(body):
                 result.entries.append(_entry(name, table, i, item, where))
             continue
@@ -296,9 +308,13 @@ def load_settings_file(path: Path) -> SettingsFile:
                 continue
             setting = BY_KEY.get(dotted)
             if setting is None:
-                raise SettingsFileError(name, where(table, key), f"unknown key {key!r} in [{table}]")
+                raise SettingsFileError(
+                    name, where(table, key), f"unknown key {key!r} in [{table}]"
+                )
             if setting.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise SettingsFileError(name, where(table, key), f"{dotted} must be a whole number, not {value!r}")
+                raise SettingsFileError(
+                    name, where(table, key), f"{dotted} must be a whole number, not {value!r}"
+                )
             try:
                 result.values[dotted] = setting.check(value)
             except ValueError as exc:
@@ -315,27 +331,49 @@ def _parse_clock(name: str, line: int, value: Any) -> datetime:
                 return datetime.strptime(value, fmt)
             except ValueError:
                 pass
-    raise SettingsFileError(name, line, f"machine.clock must be a date and time like 2026-11-28 09:00, not {value!r}")
+    raise SettingsFileError(
+        name, line, f"machine.clock must be a date and time like 2026-11-28 09:00, not {value!r}"
+    )
 
 
-def _entry(name: str, table: str, index: int, item: Any, where: Callable[..., int]) -> DirectoryEntrySpec:
+def _entry(
+    name: str, table: str, index: int, item: Any, where: Callable[..., int]
+) -> DirectoryEntrySpec:
     if not isinstance(item, dict):
         raise SettingsFileError(name, where(table, None, index), f"[[{table}]] entries are tables")
     limit = ONE_TOUCH_SLOTS if table == "one_touch" else SPEED_DIAL_SLOTS
     for key in item:
         if key not in ("slot", "name", "fax", "email"):
-            raise SettingsFileError(name, where(table, key, index), f"unknown key {key!r} in [[{table}]]")
+            raise SettingsFileError(
+                name, where(table, key, index), f"unknown key {key!r} in [[{table}]]"
+            )
     slot = item.get("slot")
     if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= limit:
-        raise SettingsFileError(name, where(table, "slot", index), f"slot must be 1 to {limit}, not {slot!r}")
+        raise SettingsFileError(
+            name, where(table, "slot", index), f"slot must be 1 to {limit}, not {slot!r}"
+        )
     entry_name = item.get("name", "")
-    if not isinstance(entry_name, str) or len(entry_name) > 16 or not all(32 <= ord(c) < 127 for c in entry_name):
-        raise SettingsFileError(name, where(table, "name", index), "name must be up to 16 printable characters")
+    if (
+        not isinstance(entry_name, str)
+        or len(entry_name) > 16
+        or not all(32 <= ord(c) < 127 for c in entry_name)
+    ):
+        raise SettingsFileError(
+            name, where(table, "name", index), "name must be up to 16 printable characters"
+        )
     fax, email = item.get("fax"), item.get("email")
     if (fax is None) == (email is None):
-        raise SettingsFileError(name, where(table, None, index), "an entry has exactly one of fax or email")
+        raise SettingsFileError(
+            name, where(table, None, index), "an entry has exactly one of fax or email"
+        )
     if fax is not None and (not isinstance(fax, str) or not re.fullmatch(r"[0-9*#P,]{1,32}", fax)):
-        raise SettingsFileError(name, where(table, "fax", index), f"fax must be digits (and P for a pause), not {fax!r}")
-    if email is not None and (not isinstance(email, str) or not EMAIL_RE.fullmatch(email) or len(email) > 63):
-        raise SettingsFileError(name, where(table, "email", index), f"not an e-mail address: {email!r}")
+        raise SettingsFileError(
+            name, where(table, "fax", index), f"fax must be digits (and P for a pause), not {fax!r}"
+        )
+    if email is not None and (
+        not isinstance(email, str) or not EMAIL_RE.fullmatch(email) or len(email) > 63
+    ):
+        raise SettingsFileError(
+            name, where(table, "email", index), f"not an e-mail address: {email!r}"
+        )
     return DirectoryEntrySpec(table, slot, entry_name, fax, email)

@@ -95,7 +95,9 @@ class Nvram:
                 ok = db.execute("PRAGMA quick_check").fetchone()
                 if not ok or ok[0] != "ok":
                     return f"NVRAM image corrupt ({ok[0] if ok else 'no answer'})"
-                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                tables = {
+                    r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                }
                 if "meta" not in tables:
                     return "NVRAM image belongs to something else"
                 rows = dict(db.execute("SELECT key, value FROM meta").fetchall())
@@ -195,7 +197,8 @@ class Nvram:
     def update_record(self, record_id: int, meta: dict[str, Any]) -> None:
         with self.transaction():
             self.db.execute(
-                "UPDATE records SET meta=? WHERE id=?", (json.dumps(meta, sort_keys=True), record_id)
+                "UPDATE records SET meta=? WHERE id=?",
+                (json.dumps(meta, sort_keys=True), record_id),
             )
 
     def delete_record(self, record_id: int) -> None:

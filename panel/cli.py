@@ -59,18 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the emulator")
     run.add_argument("--config", type=Path, help="settings file (TOML) applied over NVRAM")
     run.add_argument("--state", type=Path, help="NVRAM directory (default: memory only)")
-    run.add_argument("--out", type=Path, default=Path("estudio190f-out"),
-                     help="output directory (default: ./estudio190f-out)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=Path("estudio190f-out"),
+        help="output directory (default: ./estudio190f-out)",
+    )
     run.add_argument("--number", help="this machine's phone number (wins over the settings file)")
     run.add_argument("--seed", type=_positive_int, default=0)
     run.add_argument("--headless", action="store_true", help="no window, even with a display")
     run.add_argument("--speed", type=_speed, default="realtime", help="max, realtime or a factor")
-    run.add_argument("--serial", action="append", default=[], metavar="ENDPOINT",
-                     help="pty[:LINK], tcp:PORT or rfc2217:PORT (may be repeated; port 0 = any)")
-    run.add_argument("--modem-pty", metavar="LINK", help="a Class 1 fax modem on the line, at this pty link")
+    run.add_argument(
+        "--serial",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="pty[:LINK], tcp:PORT or rfc2217:PORT (may be repeated; port 0 = any)",
+    )
+    run.add_argument(
+        "--modem-pty", metavar="LINK", help="a Class 1 fax modem on the line, at this pty link"
+    )
     run.add_argument("--modem-number", default="5550100", help="the Class 1 modem's number")
-    run.add_argument("--relay", choices=("default", "none"), default="default",
-                     help="default: start the embedded loopback SMTP relay")
+    run.add_argument(
+        "--relay",
+        choices=("default", "none"),
+        default="default",
+        help="default: start the embedded loopback SMTP relay",
+    )
     run.add_argument("--record", type=Path, help="write what the operator did as a key script")
 
     replay = sub.add_parser("replay", help="run key scripts in virtual time")
@@ -79,8 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", type=Path)
     replay.add_argument("--seed", type=_positive_int, default=0)
     replay.add_argument("--junit", type=Path)
-    replay.add_argument("--relay", choices=("default", "none"), default="default",
-                        help="default: an embedded loopback SMTP relay for scan-to-email")
+    replay.add_argument(
+        "--relay",
+        choices=("default", "none"),
+        default="default",
+        help="default: an embedded loopback SMTP relay for scan-to-email",
+    )
 
     relay = sub.add_parser("relay", help="the loopback test relay alone")
     _extend(relay, "estudio190f.panel.relay")
@@ -166,8 +185,9 @@ def _out_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def replay_one(path: Path, settings: SettingsFile | None, out: Path | None, seed: int,
-               relay: bool = True) -> ScriptResult:
+def replay_one(
+    path: Path, settings: SettingsFile | None, out: Path | None, seed: int, relay: bool = True
+) -> ScriptResult:
     result = ScriptResult(path)
     wall = time.perf_counter()
     try:
@@ -207,8 +227,10 @@ def replay_one(path: Path, settings: SettingsFile | None, out: Path | None, seed
         sim.close()
     result.wall_seconds = time.perf_counter() - wall
     if result.status == "passed":
-        print(f"PASS {path} ({result.steps} steps, {result.virtual_seconds:.1f} s virtual, "
-              f"{result.wall_seconds:.2f} s wall)")
+        print(
+            f"PASS {path} ({result.steps} steps, {result.virtual_seconds:.1f} s virtual, "
+            f"{result.wall_seconds:.2f} s wall)"
+        )
     return result
 
 
@@ -299,8 +321,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     speed = parse_speed(args.speed)
     start_time = datetime.now().replace(second=0, microsecond=0)  # the one wall-clock read
-    sim = Simulation(seed=args.seed, out_dir=args.out, state_dir=args.state, settings_file=settings,
-                     number=args.number, start_time=start_time)
+    sim = Simulation(
+        seed=args.seed,
+        out_dir=args.out,
+        state_dir=args.state,
+        settings_file=settings,
+        number=args.number,
+        start_time=start_time,
+    )
     runner = Runner(sim.clock, speed)
     interp = Interpreter(sim, base_dir=Path.cwd())
     if args.record is not None:
@@ -314,9 +342,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"estudio190f run: {exc}", file=sys.stderr)
         status = 2
     if status == 0:
-        print(f"machine {sim.main.number} ready; output in {args.out}"
-              + (f", NVRAM in {args.state}" if args.state else " (NVRAM in memory; --state DIR keeps it)"),
-              flush=True)
+        print(
+            f"machine {sim.main.number} ready; output in {args.out}"
+            + (
+                f", NVRAM in {args.state}"
+                if args.state
+                else " (NVRAM in memory; --state DIR keeps it)"
+            ),
+            flush=True,
+        )
         stop_signals(runner)
         window = None
         if not args.headless and os.environ.get("DISPLAY"):
@@ -350,8 +384,14 @@ def stop_signals(runner: Runner) -> None:
         signal.signal(signal.SIGHUP, handler)
 
 
-def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, interp: Interpreter,
-                    settings: SettingsFile | None, announced: list[str] | None = None) -> list[Any]:
+def start_endpoints(
+    args: argparse.Namespace,
+    sim: Simulation,
+    runner: Runner,
+    interp: Interpreter,
+    settings: SettingsFile | None,
+    announced: list[str] | None = None,
+) -> list[Any]:
     """Serial endpoints, the Class 1 modem and the relay; each prints its line (DESIGN.md 3.1),
     which is also added to `announced` when given."""
     endpoints: list[Any] = []
@@ -385,8 +425,9 @@ def start_endpoints(args: argparse.Namespace, sim: Simulation, runner: Runner, i
     return endpoints
 
 
-def start_window(sim: Simulation, runner: Runner, interp: Interpreter,
-                 endpoint_lines: Sequence[str] = ()) -> Any:
+def start_window(
+    sim: Simulation, runner: Runner, interp: Interpreter, endpoint_lines: Sequence[str] = ()
+) -> Any:
     """The desktop window (docs/window.md), or None when Tk cannot start here."""
     try:
         from .window import open_window

@@ -192,7 +192,9 @@ class Interpreter:
     def _type(self, step: Step, m: Machine, text: str) -> StepRun:
         info = m.firmware.entry_info()
         if info is None:
-            raise ScriptError(f"type: this screen takes no text or numbers (state {m.state()})", step.line)
+            raise ScriptError(
+                f"type: this screen takes no text or numbers (state {m.state()})", step.line
+            )
         kind, lower = info
         if kind == "digits":
             for ch in text:
@@ -201,7 +203,9 @@ class Interpreter:
                 elif ch in "Pp,":
                     yield from self._press(m, "REDIAL_PAUSE")
                 else:
-                    raise ScriptError(f"type: {ch!r} cannot be entered here (numbers only)", step.line)
+                    raise ScriptError(
+                        f"type: {ch!r} cannot be entered here (numbers only)", step.line
+                    )
             return []
         previous = None
         for ch in text:
@@ -259,7 +263,9 @@ class Interpreter:
             which = a["lcd_line"]
             candidates = [lines[which - 1]] if which else lines
             where = f" on line {which}" if which else ""
-            return any(a["matcher"].matches(x) for x in candidates), f"LCD shows {a['matcher']}{where}"
+            return any(
+                a["matcher"].matches(x) for x in candidates
+            ), f"LCD shows {a['matcher']}{where}"
         if what == "led":
             actual = m.leds()[a["led"]]
             return actual == a["state"], f"LED {a['led']} {a['state']} (it is {actual})"
@@ -357,8 +363,12 @@ def run_step(interp: Interpreter, step: Step) -> list[str]:
 class StepTask:
     """Run a step from clock events, for runners where virtual time follows the wall clock."""
 
-    def __init__(self, interp: Interpreter, step: Step,
-                 done: Callable[[list[str] | None, BaseException | None], None]) -> None:
+    def __init__(
+        self,
+        interp: Interpreter,
+        step: Step,
+        done: Callable[[list[str] | None, BaseException | None], None],
+    ) -> None:
         self.interp = interp
         self.clock: Clock = interp.sim.clock
         self.step = step
@@ -457,8 +467,19 @@ class StepQueue:
 class Recorder:
     """Writes what the operator did as a key script, with `wait` steps from virtual time."""
 
-    ACTIONS = ("press", "type", "hold", "adf", "paper", "fault", "clear", "power", "clock",
-               "device", "on")
+    ACTIONS = (
+        "press",
+        "type",
+        "hold",
+        "adf",
+        "paper",
+        "fault",
+        "clear",
+        "power",
+        "clock",
+        "device",
+        "on",
+    )
 
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = path
@@ -475,7 +496,9 @@ class Recorder:
             self.file.write(f"wait {format_duration(gap)}\n")
         text = step.text
         if step.verb == "adf":
-            text = "adf load " + " ".join(_quote(str(p)) for p in step.args.get("resolved", step.args["paths"]))
+            text = "adf load " + " ".join(
+                _quote(str(p)) for p in step.args.get("resolved", step.args["paths"])
+            )
         self.file.write(text + "\n")
         self.last = end
 
@@ -488,4 +511,3 @@ class Recorder:
 
 def _quote(text: str) -> str:
     return f'"{text}"' if (" " in text or not text) else text
-

@@ -43,7 +43,9 @@ class OutputWriter:
         self.board = board
         self.printed_dir = self.dir / "printed"
         self.received_dir = self.dir / "received"
-        self._events: IO[str] | None = open(self.dir / "events.jsonl", "a", encoding="utf-8", buffering=1)
+        self._events: IO[str] | None = open(
+            self.dir / "events.jsonl", "a", encoding="utf-8", buffering=1
+        )
         board.log.listeners.append(self._on_event)
         self._next_sheet = _next_number(self.printed_dir, r"(\d{4,})\.png")
         self.last_printed: Path | None = None  # the PNG of the sheet delivered last

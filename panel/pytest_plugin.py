@@ -47,8 +47,14 @@ class FaxDriver:
         if step is None:
             return []
         if self.machine.name != "main" and step.verb != "on":
-            step = Step(step.line, step.text, "on", {"name": self.machine.name},
-                        target=self.machine.name, inner=step)
+            step = Step(
+                step.line,
+                step.text,
+                "on",
+                {"name": self.machine.name},
+                target=self.machine.name,
+                inner=step,
+            )
         return run_step(self.interp, step)
 
     def press(self, *keys: str) -> None:
@@ -60,8 +66,12 @@ class FaxDriver:
     def run_for(self, duration: str | int | float) -> None:
         self.sim.clock.advance(_ticks(duration))
 
-    def until_lcd(self, pattern: str | re.Pattern[str], within: str | int | float = "10s",
-                  line: int | None = None) -> list[str]:
+    def until_lcd(
+        self,
+        pattern: str | re.Pattern[str],
+        within: str | int | float = "10s",
+        line: int | None = None,
+    ) -> list[str]:
         """Run until the LCD shows `pattern` (substring, or a compiled regex); fail at the limit."""
 
         def holds() -> bool:

@@ -241,7 +241,9 @@ def _parse(raw: str, line: int) -> Step | None:
         try:
             args["when"] = datetime.strptime(" ".join(rest.split()), "%Y-%m-%d %H:%M")
         except ValueError:
-            raise ScriptError(f"clock needs a date and time like 2026-11-28 09:00, got {rest!r}", line) from None
+            raise ScriptError(
+                f"clock needs a date and time like 2026-11-28 09:00, got {rest!r}", line
+            ) from None
     elif verb == "adf":
         sub, _, paths = rest.partition(" ")
         if sub != "load":
@@ -287,7 +289,9 @@ def _parse(raw: str, line: int) -> Step | None:
     elif verb == "device":
         parts = rest.split()
         if len(parts) != 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", parts[0]):
-            raise ScriptError("device takes: device NAME NUMBER (a name of letters, digits, - and _)", line)
+            raise ScriptError(
+                "device takes: device NAME NUMBER (a name of letters, digits, - and _)", line
+            )
         if not re.fullmatch(r"[0-9]+", parts[1]):
             raise ScriptError(f"device number must be digits, got {parts[1]!r}", line)
         if parts[0] == "main":
@@ -312,7 +316,9 @@ def _parse_expectation(verb: str, rest: str, line: int) -> dict[str, Any]:
     elif what == "led":
         parts = rest.split()
         if len(parts) < 2 or parts[0] not in LED_NAMES:
-            raise ScriptError(f"{verb} led takes an LED name ({', '.join(LED_NAMES)}) and on|off|blink", line)
+            raise ScriptError(
+                f"{verb} led takes an LED name ({', '.join(LED_NAMES)}) and on|off|blink", line
+            )
         if parts[1] not in LED_STATES:
             raise ScriptError(f"LED state must be on, off or blink, not {parts[1]!r}", line)
         args["led"], args["state"] = parts[0], parts[1]

@@ -52,8 +52,9 @@ class Machine:
         self.outputs = OutputWriter(out_dir, self.board, self.firmware) if out_dir else None
 
     # -- set-up ---------------------------------------------------------------------------
-    def _apply_settings(self, settings: Settings, settings_file: SettingsFile | None,
-                        number: str | None) -> None:
+    def _apply_settings(
+        self, settings: Settings, settings_file: SettingsFile | None, number: str | None
+    ) -> None:
         self.start_clock: datetime | None = None
         self.smtp_explicit = False
         if settings_file is not None:
@@ -65,8 +66,12 @@ class Machine:
                     directory.put(Entry(spec.kind, spec.slot, spec.name, spec.fax, spec.email))
             self.start_clock = settings_file.clock
             self.smtp_explicit = "smtp.host" in settings_file.values
-            self.board.log.emit("settings", "file_applied", path=settings_file.path,
-                                keys=sorted(settings_file.values))
+            self.board.log.emit(
+                "settings",
+                "file_applied",
+                path=settings_file.path,
+                keys=sorted(settings_file.values),
+            )
         if number is not None:
             settings.set("machine.number", number)
 
@@ -86,7 +91,9 @@ class Machine:
 
     @property
     def number(self) -> str:
-        return str(self.board.nvram.get("settings", "machine.number", BY_KEY["machine.number"].default))
+        return str(
+            self.board.nvram.get("settings", "machine.number", BY_KEY["machine.number"].default)
+        )
 
     # -- operator actions -------------------------------------------------------------------
     def press(self, key: str) -> None:
@@ -193,8 +200,14 @@ class Simulation:
             raise ValueError(f"a machine named {name!r} exists already")
         if out_dir is None and self.out_dir is not None and name != "main":
             out_dir = self.out_dir / name
-        machine = Machine(self, name, number=number, state_dir=state_dir, out_dir=out_dir,
-                          settings_file=settings_file)
+        machine = Machine(
+            self,
+            name,
+            number=number,
+            state_dir=state_dir,
+            out_dir=out_dir,
+            settings_file=settings_file,
+        )
         self.machines[name] = machine
         self.point_at_relay(machine)
         if boot:
@@ -264,7 +277,9 @@ class Simulation:
         try:
             return self.machines[name]
         except KeyError:
-            raise KeyError(f"no machine named {name!r} (declare it with: device {name} NUMBER)") from None
+            raise KeyError(
+                f"no machine named {name!r} (declare it with: device {name} NUMBER)"
+            ) from None
 
     def close(self) -> None:
         for closer in reversed(self.closers):

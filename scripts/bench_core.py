@@ -42,9 +42,22 @@ def median_time(fn, runs: int) -> float:
 def process_boot() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "estudio190f.panel.cli", "run", "--headless", "--speed", "max",
-             "--relay", "none", "--out", tmp],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "estudio190f.panel.cli",
+                "run",
+                "--headless",
+                "--speed",
+                "max",
+                "--relay",
+                "none",
+                "--out",
+                tmp,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         buf = b""
         fd = proc.stdout.fileno()  # type: ignore[union-attr]
@@ -77,7 +90,9 @@ def bare_hsm() -> HierarchicalMachine:
 def presses_per_second(count: int) -> float:
     sim = Simulation()
     interp = Interpreter(sim)
-    steps = [parse_line(line) for line in ("press COPY", "press 1 2", "press CLEAR CLEAR", "press FAX")]
+    steps = [
+        parse_line(line) for line in ("press COPY", "press 1 2", "press CLEAR CLEAR", "press FAX")
+    ]
     keys = 6
     t = time.perf_counter()
     for _ in range(count // keys):
@@ -127,14 +142,22 @@ def main() -> None:
 
     press, trig = statistics.median(press_rates), statistics.median(trigger_rates)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, median of {runs}")
-    print(f"boot, process start to READY: {boot_proc * 1000:.0f} ms "
-          f"(bare python start {python_start * 1000:.0f} ms, ratio {boot_proc / python_start:.1f}x)")
-    print(f"boot, in process to READY:    {boot_inproc * 1000:.1f} ms "
-          f"(one bare HierarchicalMachine {hsm * 1000:.2f} ms, ratio {boot_inproc / hsm:.1f}x)")
-    print(f"replay: {press:,.0f} key presses/s "
-          f"(raw HSM triggers {trig:,.0f}/s; presses cost {trig / press:.1f} triggers each)")
+    print(
+        f"boot, process start to READY: {boot_proc * 1000:.0f} ms "
+        f"(bare python start {python_start * 1000:.0f} ms, ratio {boot_proc / python_start:.1f}x)"
+    )
+    print(
+        f"boot, in process to READY:    {boot_inproc * 1000:.1f} ms "
+        f"(one bare HierarchicalMachine {hsm * 1000:.2f} ms, ratio {boot_inproc / hsm:.1f}x)"
+    )
+    print(
+        f"replay: {press:,.0f} key presses/s "
+        f"(raw HSM triggers {trig:,.0f}/s; presses cost {trig / press:.1f} triggers each)"
+    )
     day = statistics.median(days)
-    print(f"standby, wait 24h: {day * 1000:.0f} ms wall ({86400 / day:,.0f}x real time; target < 1 s)")
+    print(
+        f"standby, wait 24h: {day * 1000:.0f} ms wall ({86400 / day:,.0f}x real time; target < 1 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ def main() -> None:
     print(f"scan-to-email, ITU 1-4 fine, {args.format}, median of {args.runs} (seconds)")
     for k in ("scan", "encode", "build", "smtp", "total"):
         print(f"  {k:<7} {med[k]:.4f}")
-    print(f"  reference (Pillow reads the 4 charts): {ref:.4f}; scan / reference {med['scan'] / ref:.1f}x")
+    print(
+        f"  reference (Pillow reads the 4 charts): {ref:.4f}; scan / reference {med['scan'] / ref:.1f}x"
+    )
 
 
 if __name__ == "__main__":

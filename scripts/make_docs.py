@@ -1,7 +1,7 @@
 """Regenerate the docs made from the code: docs/settings.md and docs/state-machine.md.
 
-    python scripts/make_docs.py          # write them
-    python scripts/make_docs.py --check  # exit 1 if they are out of date (CI runs this via pytest)
+python scripts/make_docs.py          # write them
+python scripts/make_docs.py --check  # exit 1 if they are out of date (CI runs this via pytest)
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def settings_md() -> str:
         "",
         "## Other keys of the settings file",
         "",
-        "- `[machine] clock = \"2026-11-28 09:00\"` sets the machine's date and time at start (FUNCTION 1",
+        '- `[machine] clock = "2026-11-28 09:00"` sets the machine\'s date and time at start (FUNCTION 1',
         "  on the panel; not stored: the real-time clock is battery-backed hardware).",
         f"- `[[one_touch]]` (slots 1–{ONE_TOUCH_SLOTS}, ONE_TOUCH_01…) and `[[speed_dial]]` (slots",
         f"  1–{SPEED_DIAL_SLOTS}, SPEED_DIAL then three digits): `slot`, `name` (up to 16 characters) and",
@@ -65,7 +65,9 @@ def settings_md() -> str:
     ]
     for path, item in walk(MENU):
         depth = path.count("-")
-        what = f" — `{item.setting}`" if item.setting else (f" — {item.action}" if item.action else "")
+        what = (
+            f" — `{item.setting}`" if item.setting else (f" — {item.action}" if item.action else "")
+        )
         out.append(f"{'  ' * depth}- {path.split('-')[-1]}: {item.label}{what}")
     out += [
         "",
@@ -88,8 +90,15 @@ class _GraphMachine(HierarchicalGraphMachine):
 
 def state_machine_md() -> str:
     model = _Model()
-    _GraphMachine(model=model, states=fwm.STATES, transitions=fwm.TRANSITIONS, initial="off",
-                  auto_transitions=False, graph_engine="mermaid", show_conditions=True)
+    _GraphMachine(
+        model=model,
+        states=fwm.STATES,
+        transitions=fwm.TRANSITIONS,
+        initial="off",
+        auto_transitions=False,
+        graph_engine="mermaid",
+        show_conditions=True,
+    )
     chart = model.get_graph().draw(None)  # type: ignore[attr-defined]
     chart = "\n".join(line.rstrip() for line in chart.splitlines())
     return (

@@ -18,8 +18,11 @@ REQUIRE_PEERS = os.environ.get("ESTUDIO190F_REQUIRE_PEERS") == "1"
 def _testdata() -> Path:
     """../shared/testdata beside the project (DESIGN.md 4); ESTUDIO190F_TESTDATA overrides it, and a
     clone made elsewhere on this machine finds the workplace's copy at /work/shared/testdata."""
-    candidates = [os.environ.get("ESTUDIO190F_TESTDATA", ""), ROOT.parent / "shared" / "testdata",
-                  "/work/shared/testdata"]
+    candidates = [
+        os.environ.get("ESTUDIO190F_TESTDATA", ""),
+        ROOT.parent / "shared" / "testdata",
+        "/work/shared/testdata",
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)

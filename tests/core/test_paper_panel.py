@@ -77,7 +77,7 @@ def test_pages_waiting_for_paper_survive_a_power_cut(fax, tmp_path):
     fax.step('until lcd "NO PAPER" within 1m')
     fax.step("power off")
     fax.step("power on")
-    fax.step('until lcd /^01-01-2026/ line 1 within 30s')
+    fax.step("until lcd /^01-01-2026/ line 1 within 30s")
     fax.step('expect lcd "NO PAPER" line 2')
     fax.step("expect led MEMORY on")
     fax.step("clear printer.no_paper")

@@ -13,9 +13,22 @@ import pytest
 class Running:
     def __init__(self, tmp_path, *extra):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "estudio190f.panel.cli", "run", "--headless", "--relay", "none",
-             "--out", str(tmp_path / "out"), *map(str, extra)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "estudio190f.panel.cli",
+                "run",
+                "--headless",
+                "--relay",
+                "none",
+                "--out",
+                str(tmp_path / "out"),
+                *map(str, extra),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
         )
         self.buffer = b""
 
@@ -34,7 +47,9 @@ class Running:
             if ready:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    raise AssertionError(f"process ended: {self.buffer.decode()} {self.proc.stderr.read()}")
+                    raise AssertionError(
+                        f"process ended: {self.buffer.decode()} {self.proc.stderr.read()}"
+                    )
                 self.buffer += chunk
         text, marker_b = self.buffer.decode(), marker.encode()
         cut = self.buffer.index(marker_b) + len(marker_b)
@@ -99,8 +114,11 @@ def test_a_recorded_session_replays_to_the_same_state(running, tmp_path):
     assert "press FUNCTION 3 2 7 SET" in recorded and "wait " in recorded
     script = tmp_path / "check.txt"
     script.write_text(recorded + 'expect lcd "SCAN READY"\nexpect led SCAN on\n')
-    proc = subprocess.run([sys.executable, "-m", "estudio190f.panel.cli", "replay", str(script)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "estudio190f.panel.cli", "replay", str(script)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 

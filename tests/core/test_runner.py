@@ -38,7 +38,9 @@ def test_until_sees_a_change_made_by_an_io_callback_at_once():
 
     runner.add_reader(read_fd, readable)
     done = []
-    StepTask(interp, parse_line('until lcd "COPY READY" within 1h'), lambda r, e: done.append(e)).start()
+    StepTask(
+        interp, parse_line('until lcd "COPY READY" within 1h'), lambda r, e: done.append(e)
+    ).start()
     os.write(write_fd, b"x")
     wall = time.monotonic()
     runner.run(until=lambda: bool(done) or time.monotonic() - wall > 5)

@@ -74,8 +74,12 @@ def test_errors_carry_the_line_number():
 
 
 def replay(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "estudio190f.panel.cli", "replay", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "estudio190f.panel.cli", "replay", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
 
 
 def test_replay_exits_0_when_every_expectation_holds(tmp_path):
@@ -116,8 +120,15 @@ def test_a_missing_document_is_a_script_error(tmp_path):
 def test_several_scripts_write_under_their_own_names_and_junit_lists_them(tmp_path):
     (tmp_path / "one.txt").write_text("press COPY\n")
     (tmp_path / "two.txt").write_text('expect lcd "NOT THERE"\n')
-    proc = replay(tmp_path / "one.txt", tmp_path / "two.txt", "--out", tmp_path / "out",
-                  "--junit", tmp_path / "junit.xml", cwd=tmp_path)
+    proc = replay(
+        tmp_path / "one.txt",
+        tmp_path / "two.txt",
+        "--out",
+        tmp_path / "out",
+        "--junit",
+        tmp_path / "junit.xml",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1
     assert (tmp_path / "out" / "one" / "events.jsonl").exists()
     assert (tmp_path / "out" / "two" / "events.jsonl").exists()

@@ -4,7 +4,7 @@ import pytest
 
 from estudio190f.firmware.settings import SettingsFileError, load_settings_file
 
-EXAMPLE = '''
+EXAMPLE = """
 [machine]
 number = "5551234"              # this machine's phone number on the virtual line
 station_name = "TOSHIBA"
@@ -25,7 +25,7 @@ email = "office@example.com"
 slot = 1
 name = "BRANCH"
 fax = "5559876"
-'''
+"""
 
 
 def write(tmp_path, text):
@@ -38,7 +38,9 @@ def test_the_design_example_is_accepted(tmp_path):
     loaded = load_settings_file(write(tmp_path, EXAMPLE))
     assert loaded.values["smtp.port"] == 2525
     assert [(e.kind, e.slot, e.email or e.fax) for e in loaded.entries] == [
-        ("one_touch", 1, "office@example.com"), ("speed_dial", 1, "5559876")]
+        ("one_touch", 1, "office@example.com"),
+        ("speed_dial", 1, "5559876"),
+    ]
 
 
 @pytest.mark.parametrize("text,line,reason", [

@@ -6,8 +6,14 @@ import re
 def test_script_starts_in_fax_standby_at_the_factory_time(fax):
     assert fax.lcd == ["01-01-2026 09:00", "FAX READY"]
     assert fax.state == "standby.fax"
-    assert fax.leds == {"ALARM": "off", "MEMORY": "off", "LINE": "off", "FAX": "on",
-                        "COPY": "off", "SCAN": "off"}
+    assert fax.leds == {
+        "ALARM": "off",
+        "MEMORY": "off",
+        "LINE": "off",
+        "FAX": "on",
+        "COPY": "off",
+        "SCAN": "off",
+    }
 
 
 def test_mode_keys_change_line_two_and_the_mode_leds(fax):

@@ -342,7 +342,7 @@ def test_a_document_sent_while_the_line_is_busy_waits_in_memory_for_it(link, tmp
     branch.press("START")
     branch.step('until lcd "MEMORY TX" within 1m')
     branch.step('expect lcd "F-001 STORED"')
-    branch.step('until lcd /FAX READY +MEM TX/ within 5s')
+    branch.step("until lcd /FAX READY +MEM TX/ within 5s")
     main.step('until lcd "COMPLETED" within 5m')
     branch.step('until lcd "DIALING" within 10s')
     branch.step('until lcd "COMPLETED" within 3m')
