@@ -1,26 +1,30 @@
-"""The main board: wires the hardware models of one machine to one clock.
+"""The main board: the hardware of one machine, built explicitly and wired to one clock.
 
-The firmware sees only what is here: the operator panel, NVRAM, the RTC, the power signal, and
-(as their models are added) the feeder and scanner, the printer, the line interface and modem,
-the LAN port and the UARTs.
+The firmware sees only what is here: the operator panel, NVRAM, the RTC, the power supply, the
+feeder and CIS scanner, the printer engine, the LAN port, and — once the simulation plugs the
+machine into a phone network — its line interface and modem. Every part gets what it needs
+(clock, event log, power supply, fault registry) from the board; none reaches back into it.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from . import lan
 from .clock import Clock, TimerGroup
 from .eventlog import EventLog
 from .faults import FaultRegistry
+from .lan import LanPort
+from .line import LineInterface
+from .modem import Modem
 from .nvram import Nvram
 from .operator_panel import OperatorPanel
+from .power import PowerSupply
+from .printer import PrinterEngine
 from .rtc import FACTORY_TIME, RealTimeClock
+from .scanner import CisScanner, DocumentFeeder
 
 
 class Board:
@@ -35,44 +39,31 @@ class Board:
         self.clock = clock
         self.name = name
         self.log = EventLog(clock, name)
+        self.power = PowerSupply(clock, self.log)
+        self.faults = FaultRegistry(self.log)
         self.panel = OperatorPanel(clock, self.log)
         self.nvram = Nvram(state_dir)
         self.rtc = RealTimeClock(clock, rtc_start)
-        self.faults = FaultRegistry(self.log)
-        # The firmware's powered domain: every firmware timer goes here, a power cut cancels them.
-        self.timers = TimerGroup(clock)
-        self.powered = False
         self.random = random.Random(seed * 1_000_003 + zlib.crc32(name.encode()))
-        self.power_listeners: list[Callable[[bool], None]] = []
-        # Attached by their models as they exist (see the paper, call and e-mail modules).
-        self.feeder: Any = None
-        self.scanner: Any = None
-        self.printer: Any = None
-        self.line: Any = None
-        self.modem: Any = None
-        self.lan: Any = None
-        lan.attach(self)
-        # The paper handling: each model attaches itself (board.feeder, .scanner, .printer).
-        from .printer import PrinterEngine
-        from .scanner import CisScanner, DocumentFeeder
+        self.feeder = DocumentFeeder(clock, self.log, self.power, self.faults)
+        self.scanner = CisScanner(self.power, self.feeder)
+        self.printer = PrinterEngine(clock, self.log, self.power, self.faults)
+        self.lan = LanPort(self.log, self.power)
+        # Plugged in by the phone network (`PhoneNetwork.attach`) when the machine joins one.
+        self.line: LineInterface | None = None
+        self.modem: Modem | None = None
 
-        feeder = DocumentFeeder(self)
-        CisScanner(self, feeder)
-        PrinterEngine(self)
+    @property
+    def powered(self) -> bool:
+        return self.power.on
+
+    @property
+    def timers(self) -> TimerGroup:
+        """The firmware's powered domain: a power cut cancels these timers."""
+        return self.power.timers
 
     def power_on(self) -> None:
-        if self.powered:
-            return
-        self.powered = True
-        self.log.emit("board", "power", on=True)
-        for fn in list(self.power_listeners):
-            fn(True)
+        self.power.switch(True)
 
     def power_off(self) -> None:
-        if not self.powered:
-            return
-        self.powered = False
-        self.timers.cancel_all()
-        self.log.emit("board", "power", on=False)
-        for fn in list(self.power_listeners):
-            fn(False)
+        self.power.switch(False)

@@ -304,8 +304,8 @@ class Class1Modem:
         self._quiet_since: int | None = None
         self._rang = False
         self._call_lost = False
-        modem.listeners.append(self._modem_event)
-        line.listeners.append(self._line_event)
+        modem.listeners.add(self._modem_event)
+        line.listeners.add(self._line_event)
         modem.receive(*MODULATIONS)
 
     # -- the host side --------------------------------------------------------------------------
@@ -340,9 +340,9 @@ class Class1Modem:
         """Hang up and stop listening (the pty went away)."""
         self._hang_up()
         if self._modem_event in self.modem.listeners:
-            self.modem.listeners.remove(self._modem_event)
+            self.modem.listeners.discard(self._modem_event)
         if self._line_event in self.line.listeners:
-            self.line.listeners.remove(self._line_event)
+            self.line.listeners.discard(self._line_event)
 
     # -- output ----------------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:

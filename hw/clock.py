@@ -51,6 +51,10 @@ class Clock:
         self._heap: list[Timer] = []
         self._seq = 0
         self.events_run = 0
+        # End-of-instant calls (`call_last`), then calls for when the instant has settled
+        # (`call_when_settled`), each in the order they were asked for.
+        self._last: list[Timer] = []
+        self._settled: list[Timer] = []
         # Called after every event (the key-script `until` checks here).
         self.after_event: list[Callable[[], None]] = []
 
@@ -70,8 +74,29 @@ class Clock:
         """Run at the current instant, after what is already due now."""
         return self.call_at(self.now, fn, *args, label=label)
 
+    def call_last(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        """Run at the end of the current instant: after everything due now has run, including
+        what those events schedule for now, and before time moves on. A display refreshed here
+        shows one picture per instant, never one that is replaced at the same instant."""
+        self._seq += 1
+        timer = Timer(self.now, self._seq, fn, args, label)
+        self._last.append(timer)
+        return timer
+
+    def call_when_settled(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        """Run once this instant has settled: nothing else is due now and every end-of-instant
+        call has run. A key-script step ends here, after the LCD it caused has been drawn."""
+        self._seq += 1
+        timer = Timer(self.now, self._seq, fn, args, label)
+        self._settled.append(timer)
+        return timer
+
     # -- inspection ---------------------------------------------------------------------
     def next_deadline(self) -> int | None:
+        self._last = [t for t in self._last if not t.cancelled]
+        self._settled = [t for t in self._settled if not t.cancelled]
+        if self._last or self._settled:
+            return self.now
         heap = self._heap
         while heap and heap[0].cancelled:
             heapq.heappop(heap)
@@ -79,29 +104,35 @@ class Clock:
 
     @property
     def pending(self) -> int:
-        return sum(1 for t in self._heap if not t.cancelled)
+        return sum(1 for t in [*self._heap, *self._last, *self._settled] if not t.cancelled)
 
     # -- running ------------------------------------------------------------------------
     def run_one(self, limit: int | None = None) -> bool:
         """Run the next event if it is due at or before `limit` (default: any). True if one ran."""
         heap = self._heap
-        while heap:
-            timer = heap[0]
-            if timer.cancelled:
-                heapq.heappop(heap)
-                continue
-            if limit is not None and timer.when > limit:
-                return False
+        while heap and heap[0].cancelled:
             heapq.heappop(heap)
-            if timer.when > self.now:
-                self.now = timer.when
-            timer.cancelled = True
-            self.events_run += 1
-            timer.fn(*timer.args)
-            for hook in self.after_event:
-                hook()
+        if (self._last or self._settled) and not (heap and heap[0].when <= self.now):
+            # Nothing else is due at this instant: its end-of-instant calls run now, then
+            # what waits for the instant to settle.
+            timer = self._last.pop(0) if self._last else self._settled.pop(0)
+            if not timer.cancelled:
+                self._run(timer)
             return True
-        return False
+        if not heap or (limit is not None and heap[0].when > limit):
+            return False
+        timer = heapq.heappop(heap)
+        if timer.when > self.now:
+            self.now = timer.when
+        self._run(timer)
+        return True
+
+    def _run(self, timer: Timer) -> None:
+        timer.cancelled = True
+        self.events_run += 1
+        timer.fn(*timer.args)
+        for hook in self.after_event:
+            hook()
 
     def run_due(self) -> int:
         """Run everything due at the current instant (including what those events schedule now)."""
@@ -151,6 +182,12 @@ class TimerGroup:
 
     def call_soon(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
         return self.call_at(self.clock.now, fn, *args, label=label)
+
+    def call_last(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        self._prune()
+        timer = self.clock.call_last(fn, *args, label=label)
+        self._timers.append(timer)
+        return timer
 
     def cancel_all(self) -> None:
         for timer in self._timers:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from .clock import SECOND, Clock
+from .listeners import Listeners
 
 Event = dict[str, Any]
 KEEP = 100_000
@@ -27,7 +27,7 @@ class EventLog:
     def __init__(self, clock: Clock, machine: str = "") -> None:
         self.clock = clock
         self.machine = machine
-        self.listeners: list[Callable[[Event], None]] = []
+        self.listeners: Listeners[[Event]] = Listeners()
         # The most recent events, for queries and tests; the full log goes to the listeners
         # (events.jsonl). Bounded so that a machine left running for weeks does not grow.
         self.events: deque[Event] = deque(maxlen=KEEP)
@@ -42,8 +42,7 @@ class EventLog:
         event.update(fields)
         if self.keep:
             self.events.append(event)
-        for listener in list(self.listeners):
-            listener(event)
+        self.listeners(event)
         return event
 
     @staticmethod

@@ -1,8 +1,9 @@
 """Named fault conditions that a script or the window can set and clear.
 
 A hardware model registers the faults it can suffer; `fault NAME` sets the condition and
-`clear NAME` is the operator's fix. A fault named in the contract whose hardware is not
-modelled yet raises `FaultNotAvailable` naming where it will come from.
+`clear NAME` is the operator's fix. A fault whose part this machine lacks (a machine on no
+phone line has no `line.*`, a simulation with no relay has no `relay.down`) raises
+`FaultNotAvailable`, saying which part is missing.
 """
 
 from __future__ import annotations
@@ -65,5 +66,5 @@ class FaultRegistry:
             raise KeyError(f"no fault named {name!r} (known: {', '.join(FAULT_NAMES)})")
         handler = self._handlers.get(name)
         if handler is None:
-            raise FaultNotAvailable(f"fault {name}: the {FAULT_NAMES[name]} is not modelled yet")
+            raise FaultNotAvailable(f"fault {name}: this machine has no {FAULT_NAMES[name]}")
         return handler

@@ -19,10 +19,10 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .board import Board
+from .eventlog import EventLog
+from .listeners import Listeners
+from .power import PowerSupply
 
 # Transport failures (Reply.failure); the firmware maps each to a code of its own.
 REFUSED = "refused"  # nothing listens there (or the relay is down)
@@ -212,15 +212,14 @@ class SmtpLink:
             smtp.sock.settimeout(seconds)
 
     def _check_power(self, step: str) -> None:
-        if not self.lan.board.powered:
+        if not self.lan.power.on:
             self.close()
-            self.lan.board.log.emit("lan", "smtp_power_lost", step=step)
+            self.lan.log.emit("lan", "smtp_power_lost", step=step)
             raise PowerLost(step)
 
     def _hooks(self, step: str, point: str) -> None:
         """Run the test hooks at one point of a step; a power cut there ends the session."""
-        for hook in list(self.lan.step_hooks):
-            hook(step, point)
+        self.lan.step_hooks(step, point)
         self._check_power(step)
 
     def _exchange(
@@ -255,7 +254,7 @@ class SmtpLink:
             log_fields["arg"] = shown
         if reply.failure:
             log_fields["failure"] = reply.failure
-        self.lan.board.log.emit("lan", "smtp", **log_fields)
+        self.lan.log.emit("lan", "smtp", **log_fields)
         self._hooks(step, "after")
         return reply
 
@@ -300,13 +299,14 @@ def _failure(exc: BaseException) -> Reply:
 
 
 class LanPort:
-    """The LAN port of one machine (attached as `board.lan`)."""
+    """The LAN port of one machine (`board.lan`)."""
 
-    def __init__(self, board: Board) -> None:
-        self.board = board
+    def __init__(self, log: EventLog, power: PowerSupply) -> None:
+        self.log = log
+        self.power = power
         # Test points: hook(step, point) with point "before" and "after" every step of a session,
         # and "sending" / "sent" inside DATA. A hook may cut the power (board.power_off()).
-        self.step_hooks: list[Callable[[str, str], None]] = []
+        self.step_hooks: Listeners[[str, str]] = Listeners()
 
     def smtp(
         self,
@@ -326,9 +326,3 @@ class LanPort:
             ca_file=ca_file,
             timeouts=timeouts or SmtpTimeouts(),
         )
-
-
-def attach(board: Board) -> LanPort:
-    """Give a board its LAN port."""
-    board.lan = LanPort(board)
-    return board.lan

@@ -25,13 +25,19 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
 
 from .clock import MS, SECOND, Clock, Timer
 from .eventlog import EventLog
+from .faults import FaultRegistry
+from .listeners import Listeners
 from .modem import DATA, FRAMES, MODULATIONS, Modem, Signal
+from .power import PowerSupply
+
+LINE_FAULTS = ("line.busy", "line.no_answer", "line.drop", "line.noise")
 
 DIAL_TONE_WAIT = 1 * SECOND  # off hook to the first digit (dial-tone detection)
 DTMF_TONE = 100 * MS  # tone dialing: each digit a 100 ms tone and a 100 ms gap
@@ -105,7 +111,7 @@ class LineInterface:
         self.log = log
         seed = (rng or random.Random(number)).getrandbits(63)
         self.noise_rng = np.random.default_rng(seed)
-        self.listeners: list[Callable[[LineEvent], None]] = []
+        self.listeners: Listeners[[LineEvent]] = Listeners()
         self.modem: Modem | None = None
         self.state = "idle"  # idle | off_hook | dialing | calling | busy | ringing | connected
         self.call: Call | None = None
@@ -238,6 +244,11 @@ class LineInterface:
             ber = {key: float(ber) for key in MODULATIONS if key != "V.21"}
         self.impairments = Impairments(dict(ber or {}), max_rate)
 
+    def power_changed(self, on: bool) -> None:
+        """The machine's power went: the line is released (on hook)."""
+        if not on:
+            self.hang_up()
+
     # -- drops ----------------------------------------------------------------------------------------
     def cut(self) -> None:
         """The network drops the call now; both ends lose the line."""
@@ -281,9 +292,18 @@ class LineInterface:
         if self.log is not None:
             fields: dict[str, Any] = {"n": n} if n else {}
             self.log.emit("line", kind, **fields)
-        event = LineEvent(kind, n)
-        for fn in list(self.listeners):
-            fn(event)
+        self.listeners(LineEvent(kind, n))
+
+
+class Station(Protocol):
+    """What the network needs of a machine's board to plug it in."""
+
+    random: random.Random
+    log: EventLog
+    faults: FaultRegistry
+    power: PowerSupply
+    line: LineInterface | None
+    modem: Modem | None
 
 
 class PhoneNetwork:
@@ -309,30 +329,20 @@ class PhoneNetwork:
         line.number = number
         self.lines[number] = line
 
-    def attach(self, board: Any, number: str) -> LineInterface:
-        """Give a machine's board its line port and modem, its line faults, and power handling."""
+    def attach(self, board: Station, number: str) -> LineInterface:
+        """Plug a machine's board into the network at `number`: its line port and modem, its
+        line faults, and the line going on hook when the power goes."""
         line = self.add_line(number, board.random, board.log)
         modem = Modem(self.clock)
         line.attach_modem(modem)
         board.line = line
         board.modem = modem
-        for name in ("line.busy", "line.no_answer", "line.drop", "line.noise"):
+        for name in LINE_FAULTS:
             board.faults.register(
-                name,
-                lambda name=name: line.set_fault(name, True),
-                lambda name=name: line.set_fault(name, False),
+                name, partial(line.set_fault, name, True), partial(line.set_fault, name, False)
             )
-
-        def power(on: bool) -> None:
-            if not on:
-                line.hang_up()
-
-        board.power_listeners.append(power)
+        board.power.changed.add(line.power_changed)
         return line
-
-    def connect(self, machine: Any) -> LineInterface:
-        """The simulation's hook: a machine (anything with `board` and `number`) joins the network."""
-        return self.attach(machine.board, str(machine.number))
 
     # -- the exchange --------------------------------------------------------------------------------
     def _place_call(self, caller: LineInterface, number: str) -> None:

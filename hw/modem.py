@@ -20,14 +20,12 @@ frames, carrier off), each scheduled on the clock at the instant it completes on
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .clock import MS, SECOND, Clock, Timer
-
-if TYPE_CHECKING:
-    from .line import LineInterface
+from .listeners import Listeners
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,11 +189,17 @@ ModemEvent = (
 )
 
 
+class LinePort(Protocol):
+    """Where a modem's signals go: the line interface it is wired to."""
+
+    def transmit(self, signal: Signal) -> None: ...
+
+
 class Modem:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.line: LineInterface | None = None
-        self.listeners: list[Callable[[ModemEvent], None]] = []
+        self.line: LinePort | None = None
+        self.listeners: Listeners[[ModemEvent]] = Listeners()
         # transmitter
         self._tx_free = 0  # instant the transmitter has sent everything queued
         self._tx_timers: list[Timer] = []
@@ -478,5 +482,4 @@ class Modem:
         self.remote_tone = None
 
     def _notify(self, event: ModemEvent) -> None:
-        for fn in list(self.listeners):
-            fn(event)
+        self.listeners(event)

@@ -50,6 +50,9 @@ class Nvram:
         self.reset_reason: str | None = None
         self.moved_to: Path | None = None
         self._depth = 0
+        # RAM copy of key/value rows read or written (JSON text, or None for "absent"): the
+        # settings are read on every key press. Forgotten whole when a transaction rolls back.
+        self._kv: dict[tuple[str, str], str | None] = {}
         if self.path is None:
             self.db = self._connect(":memory:")
             self._init_schema()
@@ -146,6 +149,7 @@ class Nvram:
             yield
         except BaseException:
             self._depth = 0
+            self._kv.clear()
             self.db.execute("ROLLBACK")
             raise
         self._depth = 0
@@ -153,31 +157,36 @@ class Nvram:
 
     # -- key/value (settings, directory) ------------------------------------------------
     def get(self, ns: str, key: str, default: Any = None) -> Any:
-        row = self.db.execute("SELECT value FROM kv WHERE ns=? AND key=?", (ns, key)).fetchone()
-        return json.loads(row[0]) if row else default
+        where = (ns, key)
+        if where in self._kv:
+            text = self._kv[where]
+        else:
+            row = self.db.execute("SELECT value FROM kv WHERE ns=? AND key=?", where).fetchone()
+            text = self._kv[where] = row[0] if row else None
+        return json.loads(text) if text is not None else default
 
     def set(self, ns: str, key: str, value: Any) -> None:
+        text = json.dumps(value)
         with self.transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (ns, key, json.dumps(value))
-            )
+            self.db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (ns, key, text))
+            self._kv[(ns, key)] = text
 
     def set_many(self, ns: str, values: dict[str, Any]) -> None:
         with self.transaction():
             for key, value in values.items():
-                self.db.execute(
-                    "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (ns, key, json.dumps(value))
-                )
+                self.set(ns, key, value)
 
     def delete(self, ns: str, key: str) -> None:
         with self.transaction():
             self.db.execute("DELETE FROM kv WHERE ns=? AND key=?", (ns, key))
+            self._kv[(ns, key)] = None
 
     def items(self, ns: str) -> dict[str, Any]:
         rows = self.db.execute("SELECT key, value FROM kv WHERE ns=? ORDER BY key", (ns,))
         return {k: json.loads(v) for k, v in rows}
 
     def clear(self, ns: str | None = None) -> None:
+        self._kv.clear()
         with self.transaction():
             if ns is None:
                 self.db.execute("DELETE FROM kv")

@@ -6,10 +6,9 @@ firmware); the LCD shows what it was last given; an LED is on, off or blinking.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .clock import MS, Clock
 from .eventlog import EventLog
+from .listeners import Listeners
 
 LCD_COLUMNS = 20
 LCD_LINES = 2
@@ -34,7 +33,7 @@ class KeyMatrix:
         self.clock = clock
         self.log = log
         self.down: set[str] = set()
-        self.listeners: list[Callable[[str, bool], None]] = []
+        self.listeners: Listeners[[str, bool]] = Listeners()
 
     def press(self, key: str) -> None:
         self._check(key)
@@ -42,8 +41,7 @@ class KeyMatrix:
             return
         self.down.add(key)
         self.log.emit("panel", "key", key=key, down=True)
-        for fn in list(self.listeners):
-            fn(key, True)
+        self.listeners(key, True)
 
     def release(self, key: str) -> None:
         self._check(key)
@@ -51,8 +49,7 @@ class KeyMatrix:
             return
         self.down.discard(key)
         self.log.emit("panel", "key", key=key, down=False)
-        for fn in list(self.listeners):
-            fn(key, False)
+        self.listeners(key, False)
 
     @staticmethod
     def _check(key: str) -> None:
@@ -67,7 +64,7 @@ class Lcd:
         self.log = log
         self.lines: list[str] = [" " * LCD_COLUMNS] * LCD_LINES
         self.powered = True
-        self.listeners: list[Callable[[list[str]], None]] = []
+        self.listeners: Listeners[[list[str]]] = Listeners()
 
     def show(self, line1: str | None = None, line2: str | None = None) -> None:
         new = list(self.lines)
@@ -84,8 +81,7 @@ class Lcd:
             return
         self.lines = new
         self.log.emit("panel", "lcd", lines=[ln.rstrip() for ln in new])
-        for fn in list(self.listeners):
-            fn(list(new))
+        self.listeners(list(new))
 
     def text(self, line: int | None = None) -> str:
         if line is None:
@@ -100,7 +96,7 @@ class Led:
         self.log = log
         self.state = "off"
         self.since = 0
-        self.listeners: list[Callable[[str, str], None]] = []
+        self.listeners: Listeners[[str, str]] = Listeners()
 
     def set(self, state: str) -> None:
         if state not in LED_STATES:
@@ -110,8 +106,7 @@ class Led:
         self.state = state
         self.since = self.clock.now
         self.log.emit("panel", "led", led=self.name, state=state)
-        for fn in list(self.listeners):
-            fn(self.name, state)
+        self.listeners(self.name, state)
 
     def lit(self) -> bool:
         """Whether the lamp is lit right now (a blinking LED alternates without clock events)."""

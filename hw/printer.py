@@ -20,14 +20,16 @@ path taken out, the cover closed; the cassette filled; the cover closed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
-from .board import Board
-from .clock import SECOND, Timer
+from .clock import SECOND, Clock, Timer
+from .eventlog import EventLog
+from .faults import FaultRegistry
+from .listeners import Listeners
+from .power import PowerSupply
 from .sensors import SensorEdges
 
 PAPER_SIZES_MM: dict[str, tuple[float, float]] = {
@@ -136,13 +138,14 @@ class _InPath:
 
 
 class PrinterEngine:
-    """Attaches itself as `board.printer` and registers the printer faults."""
+    """The engine with its cassette and paper path; registers the printer faults."""
 
-    def __init__(self, board: Board, paper_size: str = "letter", capacity: int = 250,
+    def __init__(self, clock: Clock, log: EventLog, power: PowerSupply, faults: FaultRegistry,
+                 paper_size: str = "letter", capacity: int = 250,
                  sheets: int | None = None) -> None:  # fmt: skip
-        self.board = board
-        self.clock = board.clock
-        self.log = board.log
+        self.clock = clock
+        self.log = log
+        self.power = power
         if paper_size not in PAPER_SIZES_MM:
             raise ValueError(f"paper size must be one of {', '.join(PAPER_SIZES_MM)}")
         self.paper_size = paper_size
@@ -163,15 +166,14 @@ class PrinterEngine:
         self._timer: Timer | None = None
         self._warm_timer: Timer | None = None
         self._sensor_state = self._path_sensors()
-        self._sensor_edges_bus = SensorEdges(board.log, "printer")
+        self._sensor_edges_bus = SensorEdges(log, "printer")
         self.sensor_listeners = self._sensor_edges_bus.listeners
-        self.delivery_listeners: list[Callable[[PrintedSheet], None]] = []
-        board.printer = self
-        board.faults.register("printer.jam", self._jam_set, self._jam_clear)
-        board.faults.register("printer.no_paper", self._no_paper_set, self._no_paper_clear)
-        board.faults.register("printer.cover_open", self._open_cover, self._close_cover)
-        board.power_listeners.append(self._on_power)
-        if board.powered:
+        self.delivery_listeners: Listeners[[PrintedSheet]] = Listeners()
+        faults.register("printer.jam", self._jam_set, self._jam_clear)
+        faults.register("printer.no_paper", self._no_paper_set, self._no_paper_clear)
+        faults.register("printer.cover_open", self._open_cover, self._close_cover)
+        power.changed.add(self._on_power)
+        if power.on:
             self._on_power(True)
 
     # -- the operator's side -----------------------------------------------------------------
@@ -227,7 +229,7 @@ class PrinterEngine:
 
     # -- signals from the firmware ---------------------------------------------------------------
     def set_motor(self, on: bool) -> None:
-        on = bool(on) and self.board.powered and self.cover_closed
+        on = bool(on) and self.power.on and self.cover_closed
         if on == self.motor_on:
             return
         self._update_positions()
@@ -323,8 +325,7 @@ class PrinterEngine:
         if len(self.tray) > TRAY_CAPACITY:
             del self.tray[0]  # the operator has taken the oldest sheets away
         self.log.emit("printer", "delivered", sheet=printed.number, paper=self.paper_size)
-        for fn in list(self.delivery_listeners):
-            fn(printed)
+        self.delivery_listeners(printed)
 
     def _on_paper(self, raster: np.ndarray) -> np.ndarray:
         """The part of the raster that lands on the sheet (centred across, from the top)."""

@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from .board import Board
-from .clock import US, Timer
+from .clock import US, Clock, Timer
 from .document import MAX_WIDTH_MM, Sheet
+from .eventlog import EventLog
+from .faults import FaultRegistry
+from .listeners import Listeners
+from .power import PowerSupply
 from .sensors import SensorEdges
 
 PELS_PER_MM = 8
@@ -128,12 +131,19 @@ class _Travel:
 
 
 class DocumentFeeder:
-    """The ADF: tray, pick-up, transport and its sensors. Attaches itself as `board.feeder`."""
+    """The ADF: tray, pick-up, transport and its sensors; registers the `adf.jam` fault."""
 
-    def __init__(self, board: Board, capacity: int = 30) -> None:
-        self.board = board
-        self.clock = board.clock
-        self.log = board.log
+    def __init__(
+        self,
+        clock: Clock,
+        log: EventLog,
+        power: PowerSupply,
+        faults: FaultRegistry,
+        capacity: int = 30,
+    ) -> None:
+        self.clock = clock
+        self.log = log
+        self.power = power
         self.capacity = capacity
         self.tray: deque[Sheet] = deque()
         self.out_tray: list[Sheet] = []  # documents that went through
@@ -145,12 +155,11 @@ class DocumentFeeder:
         self._jam_pending = False
         self._moving_since = 0
         self._timer: Timer | None = None
-        self._sensor_edges_bus = SensorEdges(board.log, "adf")
+        self._sensor_edges_bus = SensorEdges(log, "adf")
         self.sensor_listeners = self._sensor_edges_bus.listeners
         self.cis: CisScanner | None = None
-        board.feeder = self
-        board.faults.register("adf.jam", self._fault_set, self._fault_clear)
-        board.power_listeners.append(self._on_power)
+        faults.register("adf.jam", self._fault_set, self._fault_clear)
+        power.changed.add(self._on_power)
 
     # -- the operator's side -----------------------------------------------------------------
     def load(self, sheets: Iterable[Sheet]) -> int:
@@ -199,7 +208,7 @@ class DocumentFeeder:
     def set_motor(self, on: bool, lines_per_mm: float | None = None) -> None:
         if lines_per_mm is not None:
             self.lines_per_mm = lines_per_mm
-        if on == self.motor_on or (on and not self.board.powered):
+        if on == self.motor_on or (on and not self.power.on):
             return
         if not on:
             self._halt()
@@ -352,30 +361,25 @@ class DocumentFeeder:
 
 
 class CisScanner:
-    """The contact image sensor at the read line. Attaches itself as `board.scanner`."""
+    """The contact image sensor at the read line, fed by `feeder`."""
 
-    def __init__(self, board: Board, feeder: DocumentFeeder) -> None:
-        self.board = board
+    def __init__(self, power: PowerSupply, feeder: DocumentFeeder) -> None:
+        self.power = power
         self.lamp_on = False
-        self.band_listeners: list[Callable[[ScanBand], None]] = []
+        self.band_listeners: Listeners[[ScanBand]] = Listeners()
         feeder.cis = self
-        board.scanner = self
 
     def lamp(self, on: bool) -> None:
-        self.lamp_on = bool(on) and self.board.powered
+        self.lamp_on = bool(on) and self.power.on
 
     def read(self, travel: _Travel, first: int, last: int) -> None:
         if not self.lamp_on or last <= first:
             return
         lines = sample_lines(travel.sheet, travel.lines_per_mm, first, last)
-        band = ScanBand(travel.sheet, lines)
-        for fn in list(self.band_listeners):
-            fn(band)
+        self.band_listeners(ScanBand(travel.sheet, lines))
 
     def unreadable(self, travel: _Travel) -> None:
         if not self.lamp_on:
             return
         empty = np.zeros((0, SCAN_PELS), dtype=np.uint8)
-        band = ScanBand(travel.sheet, empty, travel.sheet.problem)
-        for fn in list(self.band_listeners):
-            fn(band)
+        self.band_listeners(ScanBand(travel.sheet, empty, travel.sheet.problem))

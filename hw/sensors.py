@@ -8,16 +8,16 @@ all listeners see the same order.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 
 from .eventlog import EventLog
+from .listeners import Listeners
 
 
 class SensorEdges:
     def __init__(self, log: EventLog, source: str) -> None:
         self.log = log
         self.source = source
-        self.listeners: list[Callable[[str, bool], None]] = []
+        self.listeners: Listeners[[str, bool]] = Listeners()
         self._edges: deque[tuple[str, bool]] = deque()
         self._dispatching = False
 
@@ -30,7 +30,6 @@ class SensorEdges:
             while self._edges:
                 edge_sensor, edge_state = self._edges.popleft()
                 self.log.emit(self.source, "sensor", sensor=edge_sensor, on=edge_state)
-                for fn in list(self.listeners):
-                    fn(edge_sensor, edge_state)
+                self.listeners(edge_sensor, edge_state)
         finally:
             self._dispatching = False
