@@ -8,7 +8,9 @@ the last character. The `type` script verb reads `MULTITAP` to know which keys t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from estudio190f.hw.clock import MS, Clock
 
@@ -32,6 +34,29 @@ MULTITAP: dict[str, str] = {
 CASE_KEY = "#"
 DIAL_KEYS = "0123456789*#"
 PAUSE = "P"
+
+
+DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class EntryMode:
+    """What the screen shown takes from the keypad, for the `type` script verb: digits (the keys
+    it takes, and whether REDIAL/PAUSE enters a pause) or multi-tap text (starting in lower case
+    or not)."""
+
+    kind: Literal["digits", "text"]
+    keys: str = DIAL_KEYS
+    pause: bool = False
+    lower: bool = False
+
+    @classmethod
+    def digits(cls, keys: str = DIAL_KEYS, pause: bool = False) -> EntryMode:
+        return cls("digits", keys, pause)
+
+    @classmethod
+    def text(cls, lower: bool) -> EntryMode:
+        return cls("text", lower=lower)
 
 
 def key_for_char(ch: str) -> tuple[str, int]:

@@ -19,19 +19,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Timer
-from estudio190f.hw.line import LineEvent
+from estudio190f.hw.line import LineEvent, LineInterface
 from estudio190f.hw.modem import (
     CarrierDown,
     CarrierUp,
     DataReceived,
     FrameReceived,
+    Modem,
     ModemEvent,
     ToneOn,
     TransmitDone,
 )
 
 from .page import Page
+from .settings import Settings
 from .t30 import events as ev
 from .t30.capabilities import DcsParams
 from .t30.results import Outcome, outcome
@@ -110,14 +113,14 @@ class PageStore:
 MACHINE_NSF = b"\x00\x00\x09" + b"e-STUDIO190F"
 
 
-def config_from_settings(get: Callable[[str], Any]) -> StationConfig:
-    """The station's T.30 configuration from the machine's settings (`Settings.get`)."""
+def config_from_settings(settings: Settings) -> StationConfig:
+    """The station's T.30 configuration from the machine's settings."""
     return StationConfig(
         nsf=MACHINE_NSF,
-        ident=str(get("machine.number")),
-        top_speed=int(get("modem.top_speed")),
-        ecm=get("modem.ecm") == "on",
-        coding=str(get("modem.coding")),
+        ident=settings.text("machine.number"),
+        top_speed=int(settings.text("modem.top_speed")),
+        ecm=settings.text("modem.ecm") == "on",
+        coding=settings.text("modem.coding"),
     )
 
 
@@ -130,7 +133,7 @@ class FaxCall:
 
     def __init__(
         self,
-        board: Any,
+        board: Board,
         session: T30Session,
         direction: str,
         *,
@@ -139,9 +142,11 @@ class FaxCall:
         on_done: Callable[[CallResult], None] | None = None,
         sink: PageSink | None = None,
     ) -> None:
+        if board.line is None or board.modem is None:
+            raise ValueError("the machine is not on a phone line")
         self.board = board
-        self.line = board.line
-        self.modem = board.modem
+        self.line: LineInterface = board.line
+        self.modem: Modem = board.modem
         self.log = board.log
         self.session = session
         self.direction = direction
@@ -158,14 +163,14 @@ class FaxCall:
         self._t0: Timer | None = None
         self._connected_at: int | None = None
         self._started = False
-        self.line.listeners.append(self._line_event)
-        self.modem.listeners.append(self._modem_event)
+        self.line.listeners.add(self._line_event)
+        self.modem.listeners.add(self._modem_event)
 
     # -- building a call --------------------------------------------------------------------------
     @classmethod
     def dial(
         cls,
-        board: Any,
+        board: Board,
         number: str,
         pages: Sequence[Page] = (),
         config: StationConfig | None = None,
@@ -206,7 +211,7 @@ class FaxCall:
     @classmethod
     def answer(
         cls,
-        board: Any,
+        board: Board,
         config: StationConfig | None = None,
         *,
         sink: PageSink | None = None,
@@ -433,10 +438,8 @@ class FaxCall:
         if release:
             self.line.hang_up()
             self.modem.receive()
-        if self._modem_event in self.modem.listeners:
-            self.modem.listeners.remove(self._modem_event)
-        if self._line_event in self.line.listeners:
-            self.line.listeners.remove(self._line_event)
+        self.modem.listeners.discard(self._modem_event)
+        self.line.listeners.discard(self._line_event)
         report = self.session.report
         received = list(getattr(self.sink, "pages", [])) if self.direction != "send" else []
         self.result = CallResult(

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from estudio190f.hw.listeners import Listeners
 from estudio190f.hw.nvram import Nvram
 
 from . import codec
@@ -75,7 +76,7 @@ class ImageMemory:
         self.nvram = nvram
         self._capacity = capacity_kb
         # Called with the number of pages in memory after every change (the MEMORY LED).
-        self.listeners: list[Callable[[int], None]] = []
+        self.listeners: Listeners[[int]] = Listeners()
 
     # -- capacity ----------------------------------------------------------------------------
     @property
@@ -147,6 +148,4 @@ class ImageMemory:
                           int(meta.get("size", 0)), meta)  # fmt: skip
 
     def _changed(self) -> None:
-        count = self.count()
-        for fn in list(self.listeners):
-            fn(count)
+        self.listeners(self.count())

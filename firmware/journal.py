@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from estudio190f.hw.listeners import Listeners
 from estudio190f.hw.nvram import Nvram
 
 KIND = "journal"
@@ -42,20 +43,32 @@ class Journal:
     def __init__(self, nvram: Nvram, clock_text: Callable[[], str]) -> None:
         self.nvram = nvram
         self.clock_text = clock_text
-        self.listeners: list[Callable[[JournalEntry], None]] = []
+        self.listeners: Listeners[[JournalEntry]] = Listeners()
 
-    def add(self, kind: str, **fields: Any) -> JournalEntry:
+    def add(
+        self,
+        kind: str,
+        *,
+        remote: str = "",
+        pages: int = 0,
+        result: str = "OK",
+        code: str = "",
+        duration: float = 0.0,
+        speed: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> JournalEntry:
+        """A new entry, stamped with the machine's clock (`detail`: what else is known, JSON)."""
         with self.nvram.transaction():
             no = int(self.nvram.get(COUNTER_NS, "journal", 0)) + 1
             self.nvram.set(COUNTER_NS, "journal", no)
-            entry = JournalEntry(no=no, when=self.clock_text(), kind=kind, **fields)
+            entry = JournalEntry(no, self.clock_text(), kind, remote, pages, result, code,
+                                 duration, speed, detail or {})  # fmt: skip
             self.nvram.add_record(KIND, asdict(entry))
             extra = self.nvram.count(KIND) - CAPACITY
             if extra > 0:
                 for rec in self.nvram.records(KIND)[:extra]:
                     self.nvram.delete_record(rec.id)
-        for fn in list(self.listeners):
-            fn(entry)
+        self.listeners(entry)
         return entry
 
     def entries(self) -> list[JournalEntry]:

@@ -13,25 +13,54 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Literal
 
+from .control_panel import Screen
 from .directory import Entry, slots
-from .entry import CASE_KEY, DIAL_KEYS, MULTITAP, DateTimeEntry, NumberEntry, TextEntry
-from .machine import Screen
-from .settings import BY_KEY, EMAIL_RE, Setting
+from .entry import (
+    CASE_KEY,
+    DIAL_KEYS,
+    DIGITS,
+    MULTITAP,
+    DateTimeEntry,
+    EntryMode,
+    NumberEntry,
+    TextEntry,
+)
+from .service import ServiceScreen
+from .services import Services
+from .settings import BY_KEY, EMAIL_RE, Setting, Value
 from .version import lcd_pages
 
-if TYPE_CHECKING:
-    from .machine import Firmware
-
 SERVICE_CODE = "#9999"
+
+# What a leaf that is not a setting does.
+Action = Literal[
+    "datetime", "one_touch", "speed_dial", "polling_document", "cancel_files", "journal",
+    "function_list", "directory_list", "version", "factory_reset",
+]  # fmt: skip
+
+
+# What each action does, for docs/settings.md.
+ACTION_DOC: dict[Action, str] = {
+    "datetime": "set the date and time (MM-DD-YYYY HH:MM)",
+    "one_touch": "store a one-touch key: slot, name, then a fax number or an e-mail address",
+    "speed_dial": "store a speed-dial number: slot, name, then a fax number or an e-mail address",
+    "polling_document": "scan the feeder as the document remote machines may poll",
+    "cancel_files": "delete every memory file waiting to be sent",
+    "journal": "print the activity report",
+    "function_list": "print every setting with its value",
+    "directory_list": "print the one-touch and speed-dial entries",
+    "version": "show the firmware version block",
+    "factory_reset": "settings and directory back to the factory defaults (SET=YES)",
+}
 
 
 @dataclass(frozen=True)
 class Item:
     label: str
     setting: str | None = None
-    action: str | None = None
+    action: Action | None = None
     children: tuple[Item, ...] = field(default=())
 
 
@@ -44,16 +73,16 @@ MENU = Item("FUNCTION", children=(
     Item("STATION ID", children=(S("machine.number"), S("machine.station_name"))),
     Item("RECEIVE", children=(S("receive.mode"), S("receive.rings"), S("paper.long_page"))),
     Item("DIRECTORY", children=(
-        Item("ONE-TOUCH", action="directory:one_touch"),
-        Item("SPEED DIAL", action="directory:speed_dial"),
+        Item("ONE-TOUCH", action="one_touch"),
+        Item("SPEED DIAL", action="speed_dial"),
     )),
     Item("SCAN DEFAULTS", children=(S("scan.resolution"), S("scan.contrast"))),
     Item("TRANSMIT", children=(
         S("transmit.header"), S("transmit.mode"), S("transmit.report"),
         S("transmit.redial_tries"), S("transmit.redial_interval"),
-        Item("POLLING DOCUMENT", action="feature:polling_document"),
+        Item("POLLING DOCUMENT", action="polling_document"),
         S("polling.password"), S("polling.keep"),
-        Item("CANCEL MEMORY TX", action="feature:fax_cancel_files"),
+        Item("CANCEL MEMORY TX", action="cancel_files"),
     )),
     Item("E-MAIL", children=(
         S("smtp.host"), S("smtp.port"), S("smtp.security"), S("smtp.auth"), S("smtp.user"),
@@ -68,9 +97,9 @@ MENU = Item("FUNCTION", children=(
         )),
     )),
     Item("REPORTS", children=(
-        Item("JOURNAL", action="report:journal"),
-        Item("FUNCTION LIST", action="report:function_list"),
-        Item("DIRECTORY LIST", action="report:directory"),
+        Item("JOURNAL", action="journal"),
+        Item("FUNCTION LIST", action="function_list"),
+        Item("DIRECTORY LIST", action="directory_list"),
     )),
     Item("SETUP", children=(
         S("modem.top_speed"), S("modem.ecm"), S("modem.coding"), S("paper.size"),
@@ -105,9 +134,10 @@ class Editor:
     """Edits one thing; `commit()` returns None when stored, or the refusal to show."""
 
     title = ""
+    done_text = "COMPLETED"
 
-    def __init__(self, fw: Firmware) -> None:
-        self.fw = fw
+    def __init__(self, s: Services) -> None:
+        self.s = s
 
     def lines(self) -> tuple[str, str]:
         return (self.title, "")
@@ -118,25 +148,23 @@ class Editor:
     def commit(self) -> str | None:
         return None
 
-    def entry_info(self) -> tuple[str, bool] | None:
+    def entry_mode(self) -> EntryMode | None:
         return None
-
-    done_text = "COMPLETED"
 
 
 class SettingEditor(Editor):
-    def __init__(self, fw: Firmware, setting: Setting) -> None:
-        super().__init__(fw)
+    def __init__(self, s: Services, setting: Setting) -> None:
+        super().__init__(s)
         self.setting = setting
         self.title = setting.label
-        current = fw.settings.get(setting.key)
+        current = s.settings.get(setting.key)
         self.fresh = True
-        self.entry: Any = None
+        self.entry: NumberEntry | TextEntry = NumberEntry()
         self.choice = 0
         if setting.kind == "choice":
-            self.choice = setting.choices.index(current)
+            self.choice = setting.choices.index(str(current))
         elif setting.kind == "int":
-            self.entry = NumberEntry(str(current), max_len=len(str(setting.hi)), keys="0123456789")
+            self.entry = NumberEntry(str(current), max_len=len(str(setting.hi)), keys=DIGITS)
             rng = f" {setting.lo}-{setting.hi}"
             if len(self.title) + len(rng) <= 20:
                 self.title += rng
@@ -147,8 +175,9 @@ class SettingEditor(Editor):
                 setting.kind in ("email", "host", "secret", "path") or setting.key == "smtp.user"
             )
             self.entry = TextEntry(
-                fw.clock, str(current), max_len=setting.max_len, lower=lower, masked=setting.secret
-            )
+                s.panel.clock, str(current), max_len=setting.max_len, lower=lower,
+                masked=setting.secret,
+            )  # fmt: skip
             self.entry.fix()
 
     def lines(self) -> tuple[str, str]:
@@ -159,12 +188,12 @@ class SettingEditor(Editor):
             return (self.title[:16].ljust(16) + self.entry.case_label, self.entry.render())
         return (self.title, self.entry.render())
 
-    def entry_info(self) -> tuple[str, bool] | None:
+    def entry_mode(self) -> EntryMode | None:
         if self.setting.kind == "choice":
             return None
         if isinstance(self.entry, TextEntry):
-            return ("text", self.entry.lower)
-        return ("digits", False)
+            return EntryMode.text(self.entry.lower)
+        return EntryMode.digits(self.entry.keys)
 
     def key(self, key: str) -> bool:
         s = self.setting
@@ -190,10 +219,11 @@ class SettingEditor(Editor):
         return bool(self.entry.key(key))
 
     def commit(self) -> str | None:
-        s = self.setting
-        if s.kind == "choice":
-            value: Any = s.choices[self.choice]
-        elif s.kind == "int":
+        setting = self.setting
+        value: Value
+        if setting.kind == "choice":
+            value = setting.choices[self.choice]
+        elif setting.kind == "int":
             if not self.entry.value:
                 return "OUT OF RANGE"
             value = int(self.entry.value)
@@ -202,26 +232,27 @@ class SettingEditor(Editor):
                 self.entry.fix()
             value = self.entry.value
         try:
-            value = s.check(value)
+            value = setting.check(value)
         except ValueError:
-            return "OUT OF RANGE" if s.kind == "int" else "INVALID ENTRY"
-        self.fw.settings.set(s.key, value)
-        self.fw.log.emit("settings", "set", key=s.key, value=s.show(value), via="panel")
+            return "OUT OF RANGE" if setting.kind == "int" else "INVALID ENTRY"
+        self.s.settings.set(setting.key, value)
+        self.s.panel.log.emit("settings", "set", key=setting.key, value=setting.show(value),
+                              via="panel")  # fmt: skip
         return None
 
 
 class DateTimeEditor(Editor):
     title = "DATE & TIME"
 
-    def __init__(self, fw: Firmware) -> None:
-        super().__init__(fw)
-        self.entry = DateTimeEntry(fw.board.rtc.now())
+    def __init__(self, s: Services) -> None:
+        super().__init__(s)
+        self.entry = DateTimeEntry(s.panel.rtc.now())
 
     def lines(self) -> tuple[str, str]:
         return (self.title, self.entry.render())
 
-    def entry_info(self) -> tuple[str, bool] | None:
-        return ("digits", False)
+    def entry_mode(self) -> EntryMode | None:
+        return EntryMode.digits(DIGITS)
 
     def key(self, key: str) -> bool:
         return self.entry.key(key)
@@ -230,23 +261,23 @@ class DateTimeEditor(Editor):
         when = self.entry.value()
         if when is None:
             return "INVALID DATE"
-        self.fw.set_clock(when)
+        self.s.panel.set_clock(when)
         return None
 
 
 class DirectoryEditor(Editor):
     """Choose a slot, then NAME, then FAX or E-MAIL, then the number or address."""
 
-    def __init__(self, fw: Firmware, kind: str) -> None:
-        super().__init__(fw)
+    def __init__(self, s: Services, kind: str) -> None:
+        super().__init__(s)
         self.kind = kind
         self.width = 2 if kind == "one_touch" else 3
         self.step = "slot"
-        self.slot_entry = NumberEntry(max_len=self.width, keys="0123456789")
+        self.slot_entry = NumberEntry(max_len=self.width, keys=DIGITS)
         self.slot = 0
-        self.name = TextEntry(fw.clock, max_len=16)
+        self.name = TextEntry(s.panel.clock, max_len=16)
         self.is_email = False
-        self.address: Any = None
+        self.address: NumberEntry | TextEntry = NumberEntry()
         self.title = "ONE-TOUCH" if kind == "one_touch" else "SPEED DIAL"
 
     def label(self) -> str:
@@ -267,26 +298,28 @@ class DirectoryEditor(Editor):
             )
         if self.step == "type":
             return (self.label(), "2:E-MAIL" if self.is_email else "1:FAX")
-        if self.is_email:
+        if isinstance(self.address, TextEntry):
             return ("E-MAIL ADDRESS".ljust(16) + self.address.case_label, self.address.render())
         return ("FAX NUMBER", self.address.render())
 
-    def entry_info(self) -> tuple[str, bool] | None:
+    def entry_mode(self) -> EntryMode | None:
         if self.step == "name":
-            return ("text", self.name.lower)
+            return EntryMode.text(self.name.lower)
         if self.step == "address":
-            return ("text", self.address.lower) if self.is_email else ("digits", False)
+            if isinstance(self.address, TextEntry):
+                return EntryMode.text(self.address.lower)
+            return EntryMode.digits(pause=True)
         if self.step == "slot":
-            return ("digits", False)
+            return EntryMode.digits(DIGITS)
         return None
 
     def _choose(self, slot: int) -> bool:
         if not 1 <= slot <= slots(self.kind):
-            self.slot_entry = NumberEntry(max_len=self.width, keys="0123456789")
+            self.slot_entry = NumberEntry(max_len=self.width, keys=DIGITS)
             return False
         self.slot = slot
-        entry = self.fw.directory.get(self.kind, slot)
-        self.name = TextEntry(self.fw.clock, entry.name if entry else "", max_len=16)
+        entry = self.s.directory.get(self.kind, slot)
+        self.name = TextEntry(self.s.panel.clock, entry.name if entry else "", max_len=16)
         self.name.fix()
         self.is_email = bool(entry and entry.email is not None)
         self._address_entry(entry)
@@ -296,8 +329,9 @@ class DirectoryEditor(Editor):
     def _address_entry(self, entry: Entry | None) -> None:
         if self.is_email:
             self.address = TextEntry(
-                self.fw.clock, entry.email if entry and entry.email else "", max_len=63, lower=True
-            )
+                self.s.panel.clock, entry.email if entry and entry.email else "", max_len=63,
+                lower=True,
+            )  # fmt: skip
             self.address.fix()
         else:
             self.address = NumberEntry(
@@ -313,7 +347,7 @@ class DirectoryEditor(Editor):
                 self.slot_entry.key(key)
                 if len(self.slot_entry.value) == self.width:
                     if not self._choose(int(self.slot_entry.value)):
-                        self.fw.beep(key)
+                        self.s.panel.beep(key)
                 return True
             if key == "CLEAR":
                 self.slot_entry.key(key)
@@ -328,7 +362,7 @@ class DirectoryEditor(Editor):
                 self.is_email = key == "2"
             else:
                 return False
-            self._address_entry(self.fw.directory.get(self.kind, self.slot))
+            self._address_entry(self.s.directory.get(self.kind, self.slot))
             return True
         return bool(self.address.key(key))
 
@@ -346,10 +380,11 @@ class DirectoryEditor(Editor):
         if isinstance(self.address, TextEntry):
             self.address.fix()
         value = self.address.value
-        directory = self.fw.directory
+        directory = self.s.directory
+        log = self.s.panel.log
         if not value:
             directory.delete(self.kind, self.slot)
-            self.fw.log.emit("directory", "delete", kind=self.kind, slot=self.slot)
+            log.emit("directory", "delete", kind=self.kind, slot=self.slot)
             self.done_text = "DELETED"
             return None
         if self.is_email and not EMAIL_RE.fullmatch(value):
@@ -362,7 +397,7 @@ class DirectoryEditor(Editor):
             email=value if self.is_email else None,
         )
         directory.put(entry)
-        self.fw.log.emit(
+        log.emit(
             "directory",
             "set",
             kind=self.kind,
@@ -376,8 +411,8 @@ class DirectoryEditor(Editor):
 class VersionViewer(Editor):
     title = "FIRMWARE VERSION"
 
-    def __init__(self, fw: Firmware) -> None:
-        super().__init__(fw)
+    def __init__(self, s: Services) -> None:
+        super().__init__(s)
         self.pages = lcd_pages()
         self.page = 0
 
@@ -399,8 +434,8 @@ class VersionViewer(Editor):
 
 
 class Confirm(Editor):
-    def __init__(self, fw: Firmware, title: str, action: Callable[[], None]) -> None:
-        super().__init__(fw)
+    def __init__(self, s: Services, title: str, action: Callable[[], None]) -> None:
+        super().__init__(s)
         self.title = title
         self.action = action
 
@@ -418,41 +453,42 @@ class Confirm(Editor):
 class MenuScreen(Screen):
     """States menu.browse (choosing), menu.edit (an editor open), menu.code (service code)."""
 
+    state = "menu"
     takes_timeout = True
 
-    def __init__(self, fw: Firmware) -> None:
-        super().__init__(fw)
-        self.stack: list[tuple[Item, int]] = []
+    def __init__(self, s: Services, service: ServiceScreen) -> None:
+        super().__init__(s.panel)
+        self.s = s
+        self.service = service
+        self.stack: list[tuple[Item, int]] = [(MENU, 0)]
         self.editor: Editor | None = None
         self.code = ""
 
-    # Screen protocol -------------------------------------------------------------------
     def open(self) -> None:
         self.stack = [(MENU, 0)]
         self.editor = None
-        self.fw.activate(self, "open_menu")
+        self.panel.fire("open_menu")
 
-    def entry_info(self) -> tuple[str, bool] | None:
-        return self.editor.entry_info() if self.editor is not None else None
+    def entry_mode(self) -> EntryMode | None:
+        return self.editor.entry_mode() if self.editor is not None else None
 
-    def render(self) -> None:
-        lcd = self.fw.lcd
-        if self.fw.state == "menu.code":
-            return lcd.show("FUNCTION", self.code)
+    def lines(self) -> tuple[str, str]:
+        if self.panel.state == "menu.code":
+            return "FUNCTION", self.code
         if self.editor is not None:
-            return lcd.show(*self.editor.lines())
+            return self.editor.lines()
         node, index = self.stack[-1]
         if len(self.stack) == 1:
             title = node.label
         else:
-            parent, pindex = self.stack[-2]
+            _, pindex = self.stack[-2]
             title = f"{number_label(pindex)}:{node.label}"
         child = node.children[index]
-        lcd.show(title, f"{number_label(index)}:{child.label}")
+        return title, f"{number_label(index)}:{child.label}"
 
     def key(self, key: str) -> None:
-        fw = self.fw
-        if fw.state == "menu.code":
+        panel = self.panel
+        if panel.state == "menu.code":
             return self._code_key(key)
         if self.editor is not None:
             return self._editor_key(key)
@@ -465,113 +501,107 @@ class MenuScreen(Screen):
         elif key.isdigit() and len(key) == 1:
             pick = (int(key) - 1) % 10
             if pick >= n:
-                return fw.beep(key)
+                return panel.beep(key)
             self.stack[-1] = (node, pick)
             return self._open(node.children[pick])
         elif key == "SET":
             return self._open(node.children[index])
         elif key == "STOP":
             if len(self.stack) == 1:
-                return fw.go_home()
+                return panel.go_home()
             self.stack.pop()
         elif key == "FUNCTION":
-            return fw.go_home()
+            return panel.go_home()
         elif key == "#" and len(self.stack) == 1:
             self.code = "#"
-            fw.trigger("enter_code")
+            return panel.fire("enter_code")
         else:
-            return fw.beep(key)
-        self.render()
+            return panel.beep(key)
+        panel.refresh()
 
     # browsing ----------------------------------------------------------------------------
     def _open(self, item: Item) -> None:
-        fw = self.fw
+        s, panel = self.s, self.panel
         if item.children:
             self.stack.append((item, 0))
-            return self.render()
+            return panel.refresh()
         editor: Editor | None = None
         if item.setting is not None:
-            editor = SettingEditor(fw, BY_KEY[item.setting])
+            editor = SettingEditor(s, BY_KEY[item.setting])
         elif item.action == "datetime":
-            editor = DateTimeEditor(fw)
-        elif item.action and item.action.startswith("directory:"):
-            editor = DirectoryEditor(fw, item.action.split(":", 1)[1])
+            editor = DateTimeEditor(s)
+        elif item.action in ("one_touch", "speed_dial"):
+            editor = DirectoryEditor(s, item.action)
         elif item.action == "version":
-            editor = VersionViewer(fw)
+            editor = VersionViewer(s)
         elif item.action == "factory_reset":
-            editor = Confirm(fw, "FACTORY RESET?", self._factory_reset)
-        elif item.action and item.action.startswith("report:"):
-            return fw.run_feature("report", which=item.action.split(":", 1)[1])
-        elif item.action and item.action.startswith("feature:"):
-            return fw.run_feature(item.action.split(":", 1)[1])
+            editor = Confirm(s, "FACTORY RESET?", self._factory_reset)
+        elif item.action in ("journal", "function_list"):
+            s.reports.print(item.action)
+            return
+        elif item.action == "directory_list":
+            s.reports.print("directory")
+            return
+        elif item.action == "polling_document":
+            return s.fax.store_polling_document()
+        elif item.action == "cancel_files":
+            return s.fax.cancel_files()
         if editor is None:
-            return fw.beep("SET")
+            return panel.beep("SET")
         self.editor = editor
-        fw.trigger("edit_item")
-        self.render()
+        panel.fire("edit_item")
 
     def _factory_reset(self) -> None:
-        fw = self.fw
-        with fw.board.nvram.transaction():
-            fw.settings.factory_reset()
-            fw.directory.clear()
-        fw.log.emit("settings", "factory_reset")
+        s = self.s
+        with s.settings.nvram.transaction():
+            s.settings.factory_reset()
+            s.directory.clear()
+        self.panel.log.emit("settings", "factory_reset")
 
     # editing -----------------------------------------------------------------------------
     def _editor_key(self, key: str) -> None:
-        fw = self.fw
+        panel = self.panel
         editor = self.editor
         assert editor is not None
         if key == "STOP":
             self.editor = None
-            fw.trigger("browse")
-            return self.render()
+            return panel.fire("browse")
         if key == "SET":
             refusal = editor.commit()
             if refusal == "":
-                return self.render()
+                return panel.refresh()
             if refusal is None:
                 self.editor = None
                 title = editor.title if not isinstance(editor, DirectoryEditor) else editor.label()
-                return fw.notice(title, editor.done_text)
+                return panel.notice(title, editor.done_text)
             return self._refuse(editor, refusal)
         if editor.key(key):
-            return self.render()
-        fw.beep(key)
+            return panel.refresh()
+        panel.beep(key)
 
     def _refuse(self, editor: Editor, reason: str) -> None:
-        fw = self.fw
-        fw.log.emit("settings", "refused", item=editor.title, reason=reason)
-        fresh: Editor = editor
+        panel = self.panel
+        panel.log.emit("settings", "refused", item=editor.title, reason=reason)
         if isinstance(editor, SettingEditor):
-            fresh = SettingEditor(fw, editor.setting)
+            self.editor = SettingEditor(self.s, editor.setting)
         elif isinstance(editor, DateTimeEditor):
-            fresh = DateTimeEditor(fw)
-
-        def resume() -> None:
-            self.editor = fresh
-            fw.screen = self
-            fw.trigger("resume_edit")
-            self.render()
-
-        fw.notice(editor.title, reason, then=resume)
+            self.editor = DateTimeEditor(self.s)
+        panel.notice(editor.title, reason, then=panel.resume("edit_item"))
 
     # service code --------------------------------------------------------------------------
     def _code_key(self, key: str) -> None:
-        fw = self.fw
+        panel = self.panel
         if key == "STOP":
             self.code = ""
-            fw.trigger("browse")
-            return self.render()
+            return panel.fire("browse")
         if len(key) != 1:
-            return fw.beep(key)
+            return panel.beep(key)
         self.code += key
         if len(self.code) < len(SERVICE_CODE):
-            return self.render()
+            return panel.refresh()
         code, self.code = self.code, ""
         if code == SERVICE_CODE:
-            fw.log.emit("firmware", "service_mode", on=True)
-            return fw.service.open()
-        fw.beep(key)
-        fw.trigger("browse")
-        self.render()
+            panel.log.emit("firmware", "service_mode", on=True)
+            return self.service.open()
+        panel.beep(key)
+        panel.fire("browse")

@@ -20,13 +20,13 @@ grid; a page longer than the sheet is reduced to fit or continued on further she
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 
 from estudio190f.hw.board import Board
-from estudio190f.hw.clock import SECOND
+from estudio190f.hw.clock import SECOND, Timer
 from estudio190f.hw.printer import (
     PAPER_SIZES_MM,
     PROCESS_SPEED_MM_S,
@@ -106,12 +106,29 @@ def _pad(raster: np.ndarray, lines: int) -> np.ndarray:
 
 
 # -- what the controller prints ----------------------------------------------------------------
+@dataclass(frozen=True)
+class SheetLabel:
+    """What a sheet is: which print job, which unit of it (copy x page, from 0), which page and
+    copy (from 1), and which part of a page continued on several sheets (from 1, of `parts`)."""
+
+    job: str
+    unit: int
+    page: int
+    copy: int
+    part: int
+    parts: int
+
+    def fields(self) -> dict[str, object]:
+        """As the event log and the printed sheet record it."""
+        return asdict(self)
+
+
 @dataclass
 class SheetOrder:
-    """One sheet to print: its raster and what it is (job, page, copy, part)."""
+    """One sheet to print: its raster and what it is."""
 
     raster: np.ndarray
-    meta: dict[str, Any] = field(default_factory=dict)
+    label: SheetLabel
 
 
 class SheetSource(Protocol):
@@ -144,9 +161,9 @@ class PrintControl(SensorWatch):
         self.source: SheetSource | None = None
         self.state = "idle"  # idle | printing | waiting | jammed
         self.in_flight: list[_Flight] = []
-        self._run_on = None
+        self._run_on: Timer | None = None
         self._listen(self.engine.sensor_listeners, self._on_sensor)
-        self._listen(board.power_listeners, self._on_power)
+        self._listen(board.power.changed, self._on_power)
 
     # -- the source's side -------------------------------------------------------------------
     def attach_source(self, source: SheetSource) -> None:
@@ -204,12 +221,12 @@ class PrintControl(SensorWatch):
         order = source.next_sheet()
         if order is None:
             return
-        if not engine.pick(order.raster, order.meta):
+        if not engine.pick(order.raster, order.label.fields()):
             source.returned([order])
             self.state = "waiting"
             return
         self.in_flight.append(_Flight(order, self._expectations()))
-        self.log.emit("print", "pick", **order.meta)
+        self.log.emit("print", "pick", **order.label.fields())
         self._arm()
 
     def _expectations(self) -> dict[tuple[str, bool], int]:
@@ -245,7 +262,7 @@ class PrintControl(SensorWatch):
 
     def _delivered(self, flight: _Flight) -> None:
         self.in_flight.remove(flight)
-        self.log.emit("print", "delivered", **flight.order.meta)
+        self.log.emit("print", "delivered", **flight.order.label.fields())
         if self.source is not None:
             self.source.delivered(flight.order)
         self._pump()

@@ -14,15 +14,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from estudio190f.hw.eventlog import EventLog
 from estudio190f.hw.printer import sheet_lines
 
+from .control_panel import ControlPanel
+from .directory import Directory
+from .image_memory import MemoryFull
+from .journal import Journal, JournalEntry
 from .page import LINES_PER_MM, STANDARD_WIDTH, Page
-from .settings import SETTINGS
+from .print_queue import PrintQueue
+from .settings import SETTINGS, Settings
+
+Report = Literal["journal", "function_list", "directory", "test_pattern"]
+REPORT_TITLES: dict[Report, str] = {
+    "journal": "JOURNAL",
+    "function_list": "FUNCTION LIST",
+    "directory": "DIRECTORY LIST",
+    "test_pattern": "PRINT TEST",
+}
 
 GLYPH_W, GLYPH_H = 6, 11  # Pillow's built-in bitmap font
 SCALE = 2
@@ -96,7 +110,7 @@ def clean(text: str) -> str:
 
 
 def journal_report(
-    entries: Iterable[Any], header: ReportHeader, paper_size: str = "letter"
+    entries: Iterable[JournalEntry], header: ReportHeader, paper_size: str = "letter"
 ) -> list[Page]:
     """The activity report from `Journal.entries()`, oldest first."""
     body = [f"{'NO.':<4}{'DATE':<11}{'TIME':<6}{'MODE':<6}{'REMOTE':<21}{'PAGES':>5}  "
@@ -114,7 +128,9 @@ def journal_report(
     return text_pages("ACTIVITY REPORT", body, header, paper_size)
 
 
-def function_list(settings: Any, header: ReportHeader, paper_size: str = "letter") -> list[Page]:
+def function_list(
+    settings: Settings, header: ReportHeader, paper_size: str = "letter"
+) -> list[Page]:
     """Every setting with its value as the panel shows it; secrets masked (`Setting.show`)."""
     values = settings.all()
     body = [f"{'FUNCTION':<22}{'SETTING':<26}VALUE"]
@@ -125,7 +141,9 @@ def function_list(settings: Any, header: ReportHeader, paper_size: str = "letter
     return text_pages("FUNCTION LIST", body, header, paper_size)
 
 
-def directory_list(directory: Any, header: ReportHeader, paper_size: str = "letter") -> list[Page]:
+def directory_list(
+    directory: Directory, header: ReportHeader, paper_size: str = "letter"
+) -> list[Page]:
     """One-touch and speed-dial entries."""
     body = [f"{'ENTRY':<16}{'NAME':<18}{'FAX / E-MAIL'}"]
     for e in directory.entries():
@@ -180,3 +198,60 @@ def test_pattern(header: ReportHeader, paper_size: str = "letter") -> list[Page]
     for i in range(0, len(chars), 48):
         draw_text(px, text_top + (i // 48) * LINE_PITCH, MARGIN_LEFT, chars[i : i + 48])
     return [Page(px, RESOLUTION)]
+
+
+# -- printing them ------------------------------------------------------------------------------------
+class ReportPrinter:
+    """FUNCTION 8's reports and the service mode's print test, into the print queue."""
+
+    def __init__(self, panel: ControlPanel, queue: PrintQueue, settings: Settings,
+                 directory: Directory, journal: Journal, log: EventLog) -> None:  # fmt: skip
+        self.panel = panel
+        self.queue = queue
+        self.settings = settings
+        self.directory = directory
+        self.journal = journal
+        self.log = log
+
+    def header(self) -> ReportHeader:
+        return ReportHeader(
+            self.panel.clock_text(),
+            self.settings.text("machine.station_name"),
+            self.settings.text("machine.number"),
+        )
+
+    def pages(self, which: Report) -> list[Page]:
+        header, size = self.header(), self.settings.text("paper.size")
+        if which == "journal":
+            return journal_report(self.journal.entries(), header, size)
+        if which == "function_list":
+            return function_list(self.settings, header, size)
+        if which == "directory":
+            return directory_list(self.directory, header, size)
+        return test_pattern(header, size)
+
+    def print(self, which: Report, home: bool = True) -> bool:
+        """Queue a report; the machine goes home (unless `home` is False). False when image
+        memory cannot hold it (the LCD says MEMORY FULL)."""
+        title = REPORT_TITLES[which]
+        if home:
+            self.panel.go_home()
+        try:
+            self.queue.submit(self.pages(which), kind="report", title=title)
+        except MemoryFull:
+            self.log.emit("report", "memory_full", report=which)
+            self.panel.notice(title, "MEMORY FULL")
+            return False
+        self.log.emit("report", "queued", report=which)
+        return True
+
+    def text_report(self, title: str, body: list[str], label: str, report: str,
+                    **fields: object) -> None:  # fmt: skip
+        """A report a unit makes (the transmission report), into the print queue."""
+        sheets = text_pages(title, body, self.header(), self.settings.text("paper.size"))
+        try:
+            self.queue.submit(sheets, kind="report", title=label)
+        except MemoryFull:
+            self.log.emit("report", "memory_full", report=report)
+            return
+        self.log.emit("report", "queued", report=report, **fields)

@@ -84,7 +84,7 @@ class ScanControl(SensorWatch):
         self.pages_scanned = 0
         self._listen(self.feeder.sensor_listeners, self._on_sensor)
         self._listen(self.cis.band_listeners, self._on_band)
-        self._listen(board.power_listeners, self._on_power)
+        self._listen(board.power.changed, self._on_power)
 
     # -- the job's side ----------------------------------------------------------------------
     @property

@@ -8,10 +8,14 @@ the earliest due time and the controller decides what a late edge means (a jam, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
+from typing import ParamSpec
 
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MS, Timer
+from estudio190f.hw.listeners import Listeners
+
+P = ParamSpec("P")
 
 TIMEOUT_FACTOR = 1.5  # a sensor edge is late at 1.5 x its expected time ...
 TIMEOUT_MARGIN = 500 * MS  # ... plus half a second
@@ -27,22 +31,22 @@ class SensorWatch:
         self.timers = board.timers
         self.alert: str | None = None
         # (source, word) when a fault needing the operator appears, (source, None) when cleared.
-        self.alert_listeners: list[Callable[[str, str | None], None]] = []
+        self.alert_listeners: Listeners[[str, str | None]] = Listeners()
         self._alert_source = alert_source
         self._watchdog_label = watchdog_label
         self._watchdog: Timer | None = None
-        self._hooks: list[tuple[list[Any], Callable[..., None]]] = []
+        self._detachers: list[Callable[[], None]] = []
 
-    def _listen(self, hooks: list[Any], fn: Callable[..., None]) -> None:
+    def _listen(self, hooks: Listeners[P], fn: Callable[P, None]) -> None:
         """Hook `fn` into one of the hardware's listener lists, until `detach`."""
-        hooks.append(fn)
-        self._hooks.append((hooks, fn))
+        hooks.add(fn)
+        self._detachers.append(partial(hooks.discard, fn))
 
     def detach(self) -> None:
         """Unhook from the hardware (the firmware object is being replaced)."""
-        for hooks, fn in self._hooks:
-            if fn in hooks:
-                hooks.remove(fn)
+        for detach in self._detachers:
+            detach()
+        self._detachers.clear()
 
     def _late_at(self, expected: float, factor: float = TIMEOUT_FACTOR) -> int:
         """When an edge expected `expected` clock ticks from now is late."""
@@ -71,5 +75,4 @@ class SensorWatch:
         if word == self.alert:
             return
         self.alert = word
-        for fn in list(self.alert_listeners):
-            fn(self._alert_source, word)
+        self.alert_listeners(self._alert_source, word)

@@ -5,15 +5,12 @@ Entered from the FUNCTION menu with # 9 9 9 9 (docs/service.md); STOP leaves it 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MS
 from estudio190f.hw.operator_panel import LED_NAMES
 
-from .machine import Screen
-
-if TYPE_CHECKING:
-    from .machine import Firmware
+from .control_panel import Screen
+from .services import Services
 
 ITEMS = ("KEY TEST", "LCD TEST", "LED TEST", "MEMORY CLEAR", "SENSOR TEST", "PRINT TEST")
 
@@ -27,36 +24,42 @@ LCD_PATTERNS = (
 
 
 class ServiceScreen(Screen):
-    def __init__(self, fw: Firmware) -> None:
-        super().__init__(fw)
+    """States service.browse (choosing a test) and service.test (one running)."""
+
+    state = "service"
+
+    def __init__(self, s: Services) -> None:
+        super().__init__(s.panel)
+        self.s = s
         self.index = 0
         self.test = ""
         self.step = 0
         self.last_key = ""
+        self.printing = False  # PRINT TEST queued: the LCD says so until the next key
 
     def open(self) -> None:
         self.index = 0
         self.test = ""
-        self.fw.activate(self, "open_service")
+        self.printing = False
+        self.panel.fire("open_service")
 
-    def render(self) -> None:
-        lcd = self.fw.lcd
+    def lines(self) -> tuple[str, str]:
         if self.test == "":
-            return lcd.show("SERVICE MODE", f"{self.index + 1}:{ITEMS[self.index]}")
+            if self.printing:
+                return "PRINT TEST", "PRINTING"
+            return "SERVICE MODE", f"{self.index + 1}:{ITEMS[self.index]}"
         if self.test == "KEY TEST":
-            return lcd.show("KEY TEST STOP x2=END", self.last_key)
+            return "KEY TEST STOP x2=END", self.last_key
         if self.test == "LCD TEST":
-            return lcd.show(*LCD_PATTERNS[self.step])
+            return LCD_PATTERNS[self.step]
         if self.test == "LED TEST":
-            return lcd.show(
-                "LED TEST", ("ALL ON", "ALL BLINK", "ALL OFF")[self.step] + "  SET=NEXT"
-            )
+            return "LED TEST", ("ALL ON", "ALL BLINK", "ALL OFF")[self.step] + "  SET=NEXT"
         if self.test == "MEMORY CLEAR":
-            return lcd.show("CLEAR MEMORY?", "SET=YES STOP=NO")
-        if self.test == "SENSOR TEST":
-            return lcd.show(*sensor_lines(self.fw))
+            return "CLEAR MEMORY?", "SET=YES STOP=NO"
+        return sensor_lines(self.s.board)
 
     def key(self, key: str) -> None:
+        self.printing = False
         if self.test:
             return self._test_key(key)
         n = len(ITEMS)
@@ -70,100 +73,91 @@ class ServiceScreen(Screen):
         elif key == "SET":
             return self._start()
         elif key == "STOP":
-            self.fw.log.emit("firmware", "service_mode", on=False)
-            return self.fw.go_home()
+            self.panel.log.emit("firmware", "service_mode", on=False)
+            return self.panel.go_home()
         else:
-            return self.fw.beep(key)
-        self.render()
+            return self.panel.beep(key)
+        self.panel.refresh()
 
     def _start(self) -> None:
-        fw = self.fw
+        panel = self.panel
         name = ITEMS[self.index]
         if name == "PRINT TEST":
-            return fw.run_feature("service_print")
+            # Service mode stays open; its LCD says the pattern is on its way.
+            self.printing = self.s.reports.print("test_pattern", home=False)
+            return panel.refresh()
         self.test, self.step, self.last_key = name, 0, ""
-        fw.trigger("service_test")
+        panel.fire("service_test")
         if name == "LED TEST":
             self._leds(0)
         if name == "SENSOR TEST":
             self._poll_sensors()
-        self.render()
 
     def _poll_sensors(self) -> None:
         """Live: the LCD is redrawn every SENSOR_POLL while the test runs."""
-        if self.test != "SENSOR TEST" or self.fw.state != "service.test":
+        if self.test != "SENSOR TEST" or self.panel.state != "service.test":
             return
-        self.render()
-        self.fw.timers.call_later(SENSOR_POLL, self._poll_sensors, label="sensor-test")
+        self.panel.refresh()
+        self.panel.timers.call_later(SENSOR_POLL, self._poll_sensors, label="sensor-test")
 
     def _leds(self, step: int) -> None:
         state = ("on", "blink", "off")[step]
         for name in LED_NAMES:
-            self.fw.leds[name].set(state)
+            self.panel.leds[name].set(state)
 
     def _end_test(self) -> None:
-        fw = self.fw
+        panel = self.panel
         if self.test == "LED TEST":
             for name in LED_NAMES:
-                fw.leds[name].set("off")
-            fw.restore_leds()
+                panel.leds[name].set("off")
+            panel.restore_leds()
         self.test = ""
-        fw.trigger("service_menu")
-        self.render()
+        panel.fire("service_menu")
 
     def _test_key(self, key: str) -> None:
-        fw = self.fw
+        panel = self.panel
         if self.test == "KEY TEST":
             if key == "STOP" and self.last_key == "STOP":
                 return self._end_test()
             self.last_key = key
-            fw.log.emit("service", "key_test", key=key)
-            return self.render()
+            panel.log.emit("service", "key_test", key=key)
+            return panel.refresh()
         if key == "STOP":
             return self._end_test()
         if self.test == "LCD TEST":
             self.step += 1
             if self.step >= len(LCD_PATTERNS):
                 return self._end_test()
-            return self.render()
+            return panel.refresh()
         if self.test == "LED TEST" and key == "SET":
             self.step += 1
             if self.step > 2:
                 return self._end_test()
             self._leds(self.step)
-            return self.render()
+            return panel.refresh()
         if self.test == "MEMORY CLEAR" and key == "SET":
-            fw.clear_memory()
+            self.s.clear_memory()
             self.test = ""
-            return fw.notice("MEMORY CLEAR", "COMPLETED", then=self._back)
-        fw.beep(key)
-
-    def _back(self) -> None:
-        self.fw.screen = self
-        self.fw.trigger("service_menu")
-        self.render()
+            return panel.notice("MEMORY CLEAR", "COMPLETED", then=panel.resume("service_menu"))
+        panel.beep(key)
 
 
 def _bit(value: object) -> str:
     return "1" if value else "0"
 
 
-def sensor_lines(fw: Firmware) -> tuple[str, str]:
+def sensor_lines(board: Board) -> tuple[str, str]:
     """ADF: D document set, R registration, E exit, C cover closed.
     PR: P paper present, K pick-up, R registration, E exit, C cover closed, W warmed up."""
-    board = fw.board
-    line1 = line2 = ""
-    if board.feeder is not None:
-        f = board.feeder.sensors()
-        line1 = (
-            f"ADF D{_bit(f['document_set'])} R{_bit(f['registration'])} "
-            f"E{_bit(f['exit'])} C{_bit(f['cover'])}"
-        )
-    if board.printer is not None:
-        p = board.printer.sensors()
-        line2 = (
-            f"PR P{_bit(p['paper_present'])} K{_bit(p['pickup_sensor'])} "
-            f"R{_bit(p['registration_sensor'])} E{_bit(p['exit_sensor'])} "
-            f"C{_bit(p['cover_closed'])} W{_bit(p['warmed_up'])}"
-        )
+    f = board.feeder.sensors()
+    line1 = (
+        f"ADF D{_bit(f['document_set'])} R{_bit(f['registration'])} "
+        f"E{_bit(f['exit'])} C{_bit(f['cover'])}"
+    )
+    p = board.printer.sensors()
+    line2 = (
+        f"PR P{_bit(p['paper_present'])} K{_bit(p['pickup_sensor'])} "
+        f"R{_bit(p['registration_sensor'])} E{_bit(p['exit_sensor'])} "
+        f"C{_bit(p['cover_closed'])} W{_bit(p['warmed_up'])}"
+    )
     return line1, line2

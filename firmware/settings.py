@@ -15,9 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from estudio190f.hw.listeners import Listeners
 from estudio190f.hw.nvram import Nvram
 
 NS = "settings"
+Value = str | int  # a setting's value: text, digits, a choice, or a whole number
 
 DESIGN = "DESIGN.md 5 (factory defaults)"
 SISTER = "e-STUDIO170F (sister model) manual"
@@ -30,7 +32,7 @@ RFC5321 = "RFC 5321 4.5.3.2 / RFC 1123 5.3.2"
 class Setting:
     key: str  # dotted: "<table>.<name>" as in the settings file
     kind: str  # choice | int | digits | text | email | host | secret | path
-    default: Any
+    default: Value
     label: str  # as the LCD shows it (<= 20 characters)
     source: str
     doc: str = ""
@@ -44,7 +46,7 @@ class Setting:
     def secret(self) -> bool:
         return self.kind == "secret"
 
-    def check(self, value: Any) -> Any:
+    def check(self, value: object) -> Value:
         """The value in canonical form, or ValueError saying why it is refused."""
         if self.kind == "choice":
             text = str(value).lower() if not isinstance(value, bool) else ("on" if value else "off")
@@ -76,7 +78,7 @@ class Setting:
             raise ValueError(f"{self.key} takes printable ASCII characters only")
         return value
 
-    def show(self, value: Any) -> str:
+    def show(self, value: Value | None) -> str:
         """The value as the LCD, reports and the console may show it (secrets masked)."""
         if self.secret:
             return "*" * len(str(value)) if value else ""
@@ -183,37 +185,45 @@ SPEED_DIAL_SLOTS = 100
 
 
 class Settings:
-    """Settings in NVRAM, with factory defaults for what was never set."""
+    """Settings in NVRAM, with factory defaults for what was never set. `listeners` hear
+    (key, value) after every change, and ("*", None) after a factory reset."""
 
     def __init__(self, nvram: Nvram) -> None:
         self.nvram = nvram
-        self.listeners: list[Callable[[str, Any], None]] = []
+        self.listeners: Listeners[[str, Value | None]] = Listeners()
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> Value:
         setting = BY_KEY[key]
-        return self.nvram.get(NS, key, setting.default)
+        value: Value = self.nvram.get(NS, key, setting.default)
+        return value
 
-    def __getitem__(self, key: str) -> Any:
+    def text(self, key: str) -> str:
+        """A text, digits or choice setting."""
+        return str(self.get(key))
+
+    def number(self, key: str) -> int:
+        """A whole-number setting."""
+        return int(self.get(key))
+
+    def __getitem__(self, key: str) -> Value:
         return self.get(key)
 
-    def set(self, key: str, value: Any) -> Any:
+    def set(self, key: str, value: object) -> Value:
         setting = BY_KEY.get(key)
         if setting is None:
             raise KeyError(f"no setting named {key!r}")
-        value = setting.check(value)
-        self.nvram.set(NS, key, value)
-        for fn in list(self.listeners):
-            fn(key, value)
-        return value
+        checked: Value = setting.check(value)
+        self.nvram.set(NS, key, checked)
+        self.listeners(key, checked)
+        return checked
 
-    def all(self) -> dict[str, Any]:
+    def all(self) -> dict[str, Value]:
         stored = self.nvram.items(NS)
         return {s.key: stored.get(s.key, s.default) for s in SETTINGS}
 
     def factory_reset(self) -> None:
         self.nvram.clear(NS)
-        for fn in list(self.listeners):
-            fn("*", None)
+        self.listeners("*", None)
 
 
 # -- settings file ---------------------------------------------------------------------------

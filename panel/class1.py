@@ -58,7 +58,7 @@ class Class1Endpoint:
             self._trace_file = open(
                 Path(out_dir) / "modem.jsonl", "a", encoding="utf-8", buffering=1
             )
-            self.log.listeners.append(self._write_trace)
+            self.log.listeners.add(self._write_trace)
         # The number first: a number already on the network is refused before anything is made.
         self.line = sim.network.add_line(self.number, log=None)
         try:

@@ -273,7 +273,7 @@ class Prompt:
         self.tty = os.isatty(self.fd)
         self.open = True
         lcd = interp.sim.main.board.panel.lcd
-        lcd.listeners.append(self._lcd_changed)
+        lcd.listeners.add(self._lcd_changed)
 
     def _lcd_changed(self, lines: list[str]) -> None:
         print(f"LCD |{lines[0]}|{lines[1]}|", flush=True)

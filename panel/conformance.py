@@ -405,7 +405,7 @@ class Tester:
         self.modem.receive(*MODULATIONS)  # it hears any carrier from its start (as SpanDSP's)
         self.heard: list[Heard] = []
         self._carrier_start: dict[str, int] = {}
-        self.modem.listeners.append(self._on_modem)
+        self.modem.listeners.add(self._on_modem)
 
     def _on_modem(self, event: ModemEvent) -> None:
         now = self.clock.now
@@ -524,7 +524,7 @@ class ConformanceRun:
             settings.set("receive.mode", "tel")
         except (KeyError, ValueError):
             pass
-        self.config: StationConfig = config_from_settings(settings.get)
+        self.config: StationConfig = config_from_settings(settings)
         self.tester = Tester(self.sim)
         self.sink = PageStore()
         self.call: FaxCall | None = None
@@ -662,7 +662,8 @@ class ConformanceRun:
                         self.board, self.config, sink=self.sink, polling_document=pages
                     )
 
-            line.listeners.append(answer)
+            assert line is not None
+            line.listeners.add(answer)
             self.tester.line.dial(self.machine.number)
         else:
 
@@ -670,7 +671,7 @@ class ConformanceRun:
                 if event.kind == "ring":
                     self.tester.line.go_off_hook()
 
-            self.tester.line.listeners.append(pick_up)
+            self.tester.line.listeners.add(pick_up)
             pages = [p.page for p in self.documents[0]] if self.documents else []
             self.call = FaxCall.dial(
                 self.board,

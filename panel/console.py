@@ -284,8 +284,8 @@ class EventFeed:
                 continue
             on_log = partial(self._on_log, name)
             on_journal = partial(self._on_journal, name)
-            machine.board.log.listeners.append(on_log)
-            machine.firmware.journal.listeners.append(on_journal)
+            machine.board.log.listeners.add(on_log)
+            machine.firmware.journal.listeners.add(on_journal)
             self._watched[name] = (machine, on_log, on_journal)
             self._job[name] = _job_kind(machine.firmware.state)
 
@@ -294,9 +294,9 @@ class EventFeed:
             self.runner.idle_hooks.remove(self.sync)
         for machine, on_log, on_journal in self._watched.values():
             if on_log in machine.board.log.listeners:
-                machine.board.log.listeners.remove(on_log)
+                machine.board.log.listeners.discard(on_log)
             if on_journal in machine.firmware.journal.listeners:
-                machine.firmware.journal.listeners.remove(on_journal)
+                machine.firmware.journal.listeners.discard(on_journal)
         self._watched.clear()
         self.sinks.clear()
 

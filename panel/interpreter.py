@@ -17,14 +17,14 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
-from estudio190f.firmware.entry import DIAL_KEYS, key_for_char
+from estudio190f.firmware.control_panel import PRESS_TIME
+from estudio190f.firmware.entry import EntryMode, key_for_char
 from estudio190f.firmware.journal import JournalEntry
-from estudio190f.firmware.machine import PRESS_TIME
 from estudio190f.hw.clock import Clock, Timer
 from estudio190f.hw.faults import FaultNotAvailable
 
 from .script import QUERIES, ScriptError, Step, format_duration, parse_line
-from .sim import BOOT_LIMIT, FeatureMissing, Machine, Simulation
+from .sim import BOOT_LIMIT, Machine, Simulation
 
 HELP = """\
 clock YYYY-MM-DD HH:MM          set the machine's date and time
@@ -177,7 +177,7 @@ class Interpreter:
                 return []
             if verb == "help":
                 return HELP.splitlines()
-        except (FeatureMissing, FaultNotAvailable) as exc:
+        except FaultNotAvailable as exc:
             raise ScriptError(str(exc), step.line) from None
         except KeyError as exc:
             raise ScriptError(str(exc.args[0]) if exc.args else str(exc), step.line) from None
@@ -190,32 +190,25 @@ class Interpreter:
         return []
 
     def _type(self, step: Step, m: Machine, text: str) -> StepRun:
-        info = m.firmware.entry_info()
-        if info is None:
-            raise ScriptError(
-                f"type: this screen takes no text or numbers (state {m.state()})", step.line
-            )
-        kind, lower = info
-        if kind == "digits":
-            for ch in text:
-                if ch in DIAL_KEYS:
-                    yield from self._press(m, ch)
-                elif ch in "Pp,":
-                    yield from self._press(m, "REDIAL_PAUSE")
-                else:
-                    raise ScriptError(
-                        f"type: {ch!r} cannot be entered here (numbers only)", step.line
-                    )
-            return []
+        """The keys that enter `text` on the screen shown, asked again before each character:
+        the first digit in FAX standby opens number entry, and the rest goes there."""
         previous = None
         for ch in text:
+            mode = m.firmware.panel.entry_mode()
+            if mode is None:
+                raise ScriptError(
+                    f"type: this screen takes no text or numbers (state {m.state()})", step.line
+                )
+            if mode.kind == "digits":
+                previous = None
+                yield from self._press(m, self._digit_key(step, mode, ch))
+                continue
             try:
                 key, taps = key_for_char(ch)
             except ValueError as exc:
                 raise ScriptError(f"type: {exc}", step.line) from None
-            if ch.isalpha() and ch.islower() != lower:
+            if ch.isalpha() and ch.islower() != mode.lower:
                 yield from self._press(m, "#")
-                lower = not lower
                 previous = None
             if key == previous:
                 yield from self._press(m, "RIGHT")
@@ -223,6 +216,16 @@ class Interpreter:
                 yield from self._press(m, key)
             previous = key
         return []
+
+    @staticmethod
+    def _digit_key(step: Step, mode: EntryMode, ch: str) -> str:
+        if ch in mode.keys:
+            return ch
+        if ch in "Pp," and mode.pause:
+            return "REDIAL_PAUSE"
+        what = "digits" if mode.keys.isdigit() else "digits, * and #"
+        pause = " and P for a pause" if mode.pause else ""
+        raise ScriptError(f"type: {ch!r} cannot be entered here ({what}{pause})", step.line)
 
     def _device(self, step: Step) -> StepRun:
         name, number = step.args["name"], step.args["number"]
@@ -311,7 +314,7 @@ class JournalLines:
     def __init__(self, m: Machine) -> None:
         self.machine = m
         self._lines: list[str] | None = None
-        m.firmware.journal.listeners.append(self._added)
+        m.firmware.journal.listeners.add(self._added)
 
     def _added(self, _entry: JournalEntry) -> None:
         self._lines = None
@@ -324,7 +327,7 @@ class JournalLines:
     def close(self) -> None:
         listeners = self.machine.firmware.journal.listeners
         if self._added in listeners:
-            listeners.remove(self._added)
+            listeners.discard(self._added)
 
 
 def refusal_reason(error: BaseException) -> str:
@@ -409,10 +412,11 @@ class StepTask:
         self.clock.call_soon(self._resume, label="step")
 
     def _settle(self, result: list[str]) -> None:
-        nxt = self.clock.next_deadline()
-        if nxt is not None and nxt <= self.clock.now:
-            self.clock.call_soon(self._settle, result, label="settle")
-            return
+        # The step ends once the instant has settled: every event due now has run and the LCD
+        # it changed is drawn. (Several clients' steps ending at one instant settle in turn.)
+        self.clock.call_when_settled(self._settled, result, label="settle")
+
+    def _settled(self, result: list[str]) -> None:
         if self.interp.recorder is not None:
             self.interp.recorder.record(self.step, self.start_time, self.clock.now)
         self._finish(result, None)

@@ -10,10 +10,15 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from PIL import Image
+
+from estudio190f.firmware.fax.receiving import ReceivedDocument
+from estudio190f.firmware.fax.service import FaxService
 from estudio190f.hw.board import Board
 from estudio190f.hw.eventlog import Event, EventLog
+from estudio190f.hw.printer import PrintedSheet
 
 
 def write_whole(path: Path, data: bytes) -> None:
@@ -37,7 +42,7 @@ def _next_number(folder: Path, pattern: str) -> int:
 
 
 class OutputWriter:
-    def __init__(self, out_dir: Path, board: Board, firmware: Any) -> None:
+    def __init__(self, out_dir: Path, board: Board) -> None:
         self.dir = Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.board = board
@@ -46,29 +51,30 @@ class OutputWriter:
         self._events: IO[str] | None = open(
             self.dir / "events.jsonl", "a", encoding="utf-8", buffering=1
         )
-        board.log.listeners.append(self._on_event)
+        board.log.listeners.add(self._on_event)
         self._next_sheet = _next_number(self.printed_dir, r"(\d{4,})\.png")
         self.last_printed: Path | None = None  # the PNG of the sheet delivered last
         self._next_doc = _next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
-        if board.printer is not None:
-            board.printer.delivery_listeners.append(self._on_sheet)
-        # Each received fax document, as one TIFF Class F file (DESIGN.md 3.5).
-        self._fax = getattr(firmware, "fax", None)
-        if self._fax is not None:
-            self._fax.document_listeners.append(self._on_fax_document)
+        board.printer.delivery_listeners.add(self._on_sheet)
+        self._fax: FaxService | None = None
 
-    def _on_fax_document(self, document: Any) -> None:
+    def follow_fax(self, fax: FaxService) -> None:
+        """Each received fax document, as one TIFF Class F file (DESIGN.md 3.5)."""
+        self._fax = fax
+        fax.documents.add(self._on_fax_document)
+
+    def _on_fax_document(self, document: ReceivedDocument) -> None:
         self.save_received(document.tiff(), document.remote)
 
-    def _on_sheet(self, sheet: Any) -> None:
+    def _on_sheet(self, sheet: PrintedSheet) -> None:
         self.save_printed(sheet.image())
 
     def _on_event(self, event: Event) -> None:
         if self._events is not None:
             self._events.write(EventLog.to_json(event) + "\n")
 
-    def save_printed(self, image: Any) -> Path:
-        """One delivered sheet: a PIL image (or anything with save(fp, format))."""
+    def save_printed(self, image: Image.Image) -> Path:
+        """One delivered sheet as a PNG."""
         self.printed_dir.mkdir(parents=True, exist_ok=True)
         path = self.printed_dir / f"{self._next_sheet:04d}.png"
         self._next_sheet += 1
@@ -91,10 +97,7 @@ class OutputWriter:
         if self._events is not None:
             self._events.close()
             self._events = None
-        if self._on_event in self.board.log.listeners:
-            self.board.log.listeners.remove(self._on_event)
-        printer = self.board.printer
-        if printer is not None and self._on_sheet in printer.delivery_listeners:
-            printer.delivery_listeners.remove(self._on_sheet)
-        if self._fax is not None and self._on_fax_document in self._fax.document_listeners:
-            self._fax.document_listeners.remove(self._on_fax_document)
+        self.board.log.listeners.discard(self._on_event)
+        self.board.printer.delivery_listeners.discard(self._on_sheet)
+        if self._fax is not None:
+            self._fax.documents.discard(self._on_fax_document)

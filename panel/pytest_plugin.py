@@ -106,7 +106,7 @@ class FaxDriver:
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        return self.machine.board.log.events
+        return list(self.machine.board.log.events)
 
     def device(self, name: str, number: str) -> FaxDriver:
         """Another machine on the same line and clock."""

@@ -15,7 +15,13 @@ from typing import Any
 
 from estudio190f.firmware.directory import Directory, Entry
 from estudio190f.firmware.machine import Firmware
-from estudio190f.firmware.settings import BY_KEY, Settings, SettingsFile, load_settings_file
+from estudio190f.firmware.settings import (
+    BY_KEY,
+    Settings,
+    SettingsFile,
+    Value,
+    load_settings_file,
+)
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
 from estudio190f.hw.line import PhoneNetwork
@@ -24,10 +30,6 @@ from estudio190f.hw.rtc import FACTORY_TIME
 from .outputs import OutputWriter
 
 BOOT_LIMIT = 120 * SECOND
-
-
-class FeatureMissing(Exception):
-    """A script verb whose hardware or feature is not part of the machine yet."""
 
 
 class Machine:
@@ -45,11 +47,12 @@ class Machine:
         self.name = name
         self.board = Board(sim.clock, name if name != "main" else "", state_dir, sim.seed)
         self._apply_settings(Settings(self.board.nvram), settings_file, number)
-        if sim.network is not None:
-            sim.network.connect(self)
+        sim.network.attach(self.board, self.number)
         self.firmware = Firmware(self.board)
-        self.firmware.settings.listeners.append(self._setting_changed)
-        self.outputs = OutputWriter(out_dir, self.board, self.firmware) if out_dir else None
+        self.firmware.settings.listeners.add(self._setting_changed)
+        self.outputs = OutputWriter(out_dir, self.board) if out_dir else None
+        if self.outputs is not None:
+            self.outputs.follow_fax(self.firmware.fax)
 
     # -- set-up ---------------------------------------------------------------------------
     def _apply_settings(
@@ -75,11 +78,11 @@ class Machine:
         if number is not None:
             settings.set("machine.number", number)
 
-    def _setting_changed(self, key: str, value: Any) -> None:
+    def _setting_changed(self, key: str, value: Value | None) -> None:
         """The line follows the machine's number (FUNCTION 2 1, or a factory reset)."""
         line = self.board.line
         network = self.sim.network
-        if key not in ("machine.number", "*") or line is None or network is None:
+        if key not in ("machine.number", "*") or line is None:
             return
         number = self.number
         if number == line.number:
@@ -109,7 +112,7 @@ class Machine:
             self.board.power_off()
 
     def set_clock(self, when: datetime) -> None:
-        self.firmware.set_clock(when)
+        self.firmware.panel.set_clock(when)
 
     def fault(self, name: str, on: bool) -> None:
         if on:
@@ -118,21 +121,15 @@ class Machine:
             self.board.faults.clear(name)
 
     def load_documents(self, paths: list[Path]) -> None:
-        feeder = self.board.feeder
-        if feeder is None:
-            raise FeatureMissing("adf load: the document feeder is not modelled yet")
         from .documents import load_sheets  # the edge that reads image files
 
         sheets = []
         for path in paths:
             sheets.extend(load_sheets(path))
-        feeder.load(sheets)
+        self.board.feeder.load(sheets)
 
     def load_paper(self, count: int) -> None:
-        printer = self.board.printer
-        if printer is None:
-            raise FeatureMissing("paper: the printer is not modelled yet")
-        printer.load_paper(count)
+        self.board.printer.load_paper(count)
 
     # -- what the operator sees --------------------------------------------------------------
     def lcd_lines(self) -> list[str]:
@@ -145,17 +142,10 @@ class Machine:
         return self.firmware.state_path()
 
     def printed_count(self) -> int:
-        printer = self.board.printer
-        if printer is None:
-            return 0
-        return int(printer.delivered_count())
+        return self.board.printer.delivered_count()
 
     def ready(self) -> bool:
-        fw = self.firmware
-        if fw.state in ("off", "booting"):
-            return False
-        printer = self.board.printer
-        return printer is None or bool(getattr(printer, "warmed_up", True))
+        return self.firmware.panel.running and self.board.printer.warmed_up
 
 
 class Simulation:
@@ -248,9 +238,7 @@ class Simulation:
     def _retry_mail(self) -> None:
         """The relay is back: every machine tries its queued e-mail now."""
         for machine in self.machines.values():
-            email = getattr(machine.firmware, "email", None)
-            if email is not None:
-                email.retry_now()
+            machine.firmware.email.engine.retry_now()
 
     def point_at_relay(self, machine: Machine) -> None:
         from .relay import DEFAULT_USER

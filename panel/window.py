@@ -492,10 +492,10 @@ class PanelWindow:
         self._build_status(root)
         self._bind_shortcuts()
 
-        self.board.log.listeners.append(self._on_event)
+        self.board.log.listeners.add(self._on_event)
         printer = self.board.printer
         if printer is not None:
-            printer.delivery_listeners.append(self._on_delivered)
+            printer.delivery_listeners.add(self._on_delivered)
         runner.idle_hooks.append(self._on_idle)
         runner.max_wait = min(runner.max_wait, FRAME)
         sim.closers.append(self.close)
@@ -851,10 +851,10 @@ class PanelWindow:
         if self._on_idle in self.runner.idle_hooks:
             self.runner.idle_hooks.remove(self._on_idle)
         if self._on_event in self.board.log.listeners:
-            self.board.log.listeners.remove(self._on_event)
+            self.board.log.listeners.discard(self._on_event)
         printer = self.board.printer
         if printer is not None and self._on_delivered in printer.delivery_listeners:
-            printer.delivery_listeners.remove(self._on_delivered)
+            printer.delivery_listeners.discard(self._on_delivered)
         try:
             self.root.destroy()
         except tk.TclError:

@@ -59,7 +59,7 @@ def one_call(pages: list[Page], coding: str, ecm: bool) -> tuple[float, CallResu
                 b, StationConfig(ident="5559876", coding=coding, ecm=ecm), sink=store
             )
 
-    b.line.listeners.append(answer)
+    b.line.listeners.add(answer)
     tx = FaxCall.dial(a, "5559876", pages, StationConfig(ident="5551234", coding=coding, ecm=ecm))
     clock.advance(3600 * SECOND, stop=lambda: tx.done and "rx" in calls and calls["rx"].done)
     wall = time.perf_counter() - start

@@ -65,14 +65,14 @@ def connected() -> tuple[Clock, Modem, Modem, Class1Modem, bytearray]:
 
 def detach(class1: Class1Modem) -> None:
     """Take the interpreter off the modem and line, leaving the call up."""
-    class1.modem.listeners.remove(class1._modem_event)
-    class1.line.listeners.remove(class1._line_event)
+    class1.modem.listeners.discard(class1._modem_event)
+    class1.line.listeners.discard(class1._line_event)
 
 
 def host_to_line(data: bytes) -> tuple[float, int]:
     clock, _modem, far, class1, out = connected()
     heard = bytearray()
-    far.listeners.append(lambda e: heard.extend(e.data) if isinstance(e, DataReceived) else None)
+    far.listeners.add(lambda e: heard.extend(e.data) if isinstance(e, DataReceived) else None)
     start = time.perf_counter()
     class1.receive_data(b"AT+FTM=146\r")
     stuffed = data.replace(b"\x10", b"\x10\x10") + b"\x10\x03"
@@ -101,7 +101,7 @@ def bare(data: bytes) -> tuple[float, int]:
     clock, modem, far, class1, _out = connected()
     detach(class1)  # the bare modem alone from here
     heard = bytearray()
-    far.listeners.append(lambda e: heard.extend(e.data) if isinstance(e, DataReceived) else None)
+    far.listeners.add(lambda e: heard.extend(e.data) if isinstance(e, DataReceived) else None)
     start = time.perf_counter()
     modem.send_data(b"", MODULATION, short_train=True, end=False)
     for i in range(0, len(data), WRITE):
@@ -122,7 +122,7 @@ def ecm_host_to_line(data: bytes) -> tuple[float, int]:
     frames = ecm_frames(data)
     clock, _modem, far, class1, out = connected()
     heard: list[bytes] = []
-    far.listeners.append(lambda e: heard.append(e.frame) if isinstance(e, FrameReceived) else None)
+    far.listeners.add(lambda e: heard.append(e.frame) if isinstance(e, FrameReceived) else None)
     start = time.perf_counter()
     encoder = HdlcBitStream()
     stream = b"\x7e" * 20 + b"".join(encoder.frame(f) for f in frames) + encoder.finish()
@@ -143,7 +143,7 @@ def ecm_bare(data: bytes) -> tuple[float, int]:
     clock, modem, far, class1, _out = connected()
     detach(class1)
     heard: list[bytes] = []
-    far.listeners.append(lambda e: heard.append(e.frame) if isinstance(e, FrameReceived) else None)
+    far.listeners.add(lambda e: heard.append(e.frame) if isinstance(e, FrameReceived) else None)
     start = time.perf_counter()
     modem.send_hdlc(frames, MODULATION, short_train=True)
     clock.advance(60 * SECOND)

@@ -24,45 +24,56 @@ from pathlib import Path
 
 from PIL import Image
 
-from estudio190f.firmware.copy_job import CopyJob, PaperHandling
+from estudio190f.firmware.copy import CopyJob
+from estudio190f.firmware.paper import PaperHandling
 from estudio190f.firmware.settings import Settings
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import HOUR, Clock
-from estudio190f.hw.printer import WARM_UP, PrinterEngine
-from estudio190f.hw.scanner import CisScanner, DocumentFeeder
+from estudio190f.hw.printer import WARM_UP
 from estudio190f.panel.documents import load_sheets
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT.parent / "shared" / "testdata" / "ccitt" / "itu1.pbm"
 
 
+class NoView:
+    """The copy job's LCD, which nobody looks at here."""
+
+    def show(self, line1: str, line2: str = "") -> None:
+        pass
+
+    def set_state(self, substate: str) -> None:
+        pass
+
+    def finish(self, line1: str = "", line2: str = "") -> None:
+        pass
+
+
 def copy_run(chart: Path, pages: int, out_dir: Path | None = None) -> tuple[float, int]:
     """Copy `pages` originals of the chart; wall seconds of the job and clock events it took."""
     clock = Clock()
     board = Board(clock)
-    feeder = DocumentFeeder(board, capacity=50)
-    CisScanner(board, feeder)
-    engine = PrinterEngine(board, capacity=500)
+    feeder, engine = board.feeder, board.printer
     board.power_on()
     settings = Settings(board.nvram)
     settings.set("paper.size", "a4")
     settings.set("feeder.capacity", 50)
+    settings.set("paper.capacity", 500)
     settings.set("memory.size_kb", 65536)
-    paper = PaperHandling.build(board, settings)
+    paper = PaperHandling(board, settings)  # the models follow the settings
+    engine.load_paper(500)
     clock.advance(WARM_UP)
     if out_dir is not None:
         from estudio190f.panel.outputs import OutputWriter
 
-        writer = OutputWriter(out_dir, board, None)
-        engine.delivery_listeners.append(lambda sheet: writer.save_printed(sheet.image()))
+        OutputWriter(out_dir, board)  # writes printed/NNNN.png as the emulator does
     sheets = load_sheets(chart)
     feeder.load(sheets * pages)
     results: list = []
-    job = CopyJob(board, settings, paper.memory, paper.scan, paper.printer, paper.queue,
-                  on_result=results.append)  # fmt: skip
+    job = CopyJob(paper, settings, on_result=results.append)
     events = clock.events_run
     start = time.perf_counter()
-    job.start(1, "fine")
+    job.start(NoView(), 1, "fine")
     clock.advance(10 * HOUR, stop=lambda: bool(results))
     wall = time.perf_counter() - start
     if not results or results[0].sheets != pages:

@@ -1,4 +1,4 @@
-"""Benchmarks of the machine core (issue 2). Not a test: prints medians and ratios.
+"""Benchmarks of the machine core. Not a test: prints medians and ratios.
 
     python scripts/bench_core.py [--runs 7]
 
@@ -24,7 +24,7 @@ import time
 
 from transitions.extensions import HierarchicalMachine
 
-from estudio190f.firmware import machine as fwm
+from estudio190f.firmware import control_panel as fwm
 from estudio190f.panel.interpreter import Interpreter, run_step
 from estudio190f.panel.script import parse_line
 from estudio190f.panel.sim import Simulation
@@ -82,7 +82,7 @@ def bare_hsm() -> HierarchicalMachine:
         pass
 
     class HM(HierarchicalMachine):
-        state_cls = fwm.FirmwareState
+        state_cls = fwm._State
 
     return HM(model=M(), states=fwm.STATES, initial="off", auto_transitions=False)
 
@@ -106,7 +106,7 @@ def raw_triggers_per_second(count: int) -> float:
         pass
 
     class HM(HierarchicalMachine):
-        state_cls = fwm.FirmwareState
+        state_cls = fwm._State
 
     model = M()
     HM(model=model, states=fwm.STATES, initial="standby.fax", auto_transitions=True)

@@ -61,9 +61,9 @@ class Run:
             sheets += load_sheets(CHARTS / f"itu{n}.pbm")
         self.main.board.feeder.load(sheets)
         self.results: list = []
-        self.main.firmware.fax.call_listeners.append(lambda kind, r: self.results.append(r))
+        self.main.firmware.fax.calls.add(lambda kind, r: self.results.append(r))
         self.received: list = []
-        self.branch.firmware.fax.document_listeners.append(self.received.append)
+        self.branch.firmware.fax.documents.add(self.received.append)
         self.events_before = self.sim.clock.events_run
 
     def send(self) -> float:

@@ -1,4 +1,4 @@
-"""Benchmark: scan-to-email through the panel, START to the relay's 250 (issue 6).
+"""Benchmark: scan-to-email through the panel, START to the relay's 250.
 
     python scripts/bench_scan_email.py [--runs 5] [--format tiff|pdf]
 
@@ -36,9 +36,11 @@ def one_run(fmt: str) -> dict[str, float]:
         fax.type("office@example.com")
         fax.run_for("2s")
         marks: dict[str, float] = {}
-        fax.firmware.email.on_stage = lambda name: marks.setdefault(name, time.perf_counter())
+        fax.firmware.email.engine.on_stage = lambda name: marks.setdefault(
+            name, time.perf_counter()
+        )
         done: list[float] = []
-        fax.firmware.email.listeners.append(lambda r: done.append(time.perf_counter()))
+        fax.firmware.email.engine.listeners.add(lambda r: done.append(time.perf_counter()))
         t0 = time.perf_counter()
         fax.press("START")
         fax.sim.clock.advance(600_000_000, stop=lambda: bool(done))

@@ -2,7 +2,8 @@
 
 Modules: `session` (the SMTP policy, no I/O), `codes` (the result code table), `message` (MIME,
 attachments, splitting), `pdf` (the PDF writer), `queue` (the NVRAM mail queue) and
-`scan_to_email` (the engine the panel calls). Sockets live in `hw.lan`.
+`scan_to_email` (the engine that delivers them) and `scan_job` (SCAN + START on the panel).
+Sockets live in `hw.lan`.
 """
 
 from .codes import AUTH_ERROR, CODES, EMAIL_ERROR, EMAIL_SENT, ResultCode

@@ -8,12 +8,12 @@ temporary failure (relay down, 4yz: the job waits `smtp.retry_interval` minutes 
 up to `smtp.retry_tries` times), or a permanent one (`EMAIL ERROR` / `AUTH ERROR` with a code,
 journal entry, the job removed). Jobs still queued at power-on are resumed.
 
-The later panel flow calls `submit()` and listens to `listeners` for `EmailResult`s.
+The panel's job (`firmware.email.scan_job`) calls `submit()` and listens to `listeners` for
+`EmailResult`s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from estudio190f.firmware.journal import Journal
@@ -22,6 +22,7 @@ from estudio190f.firmware.settings import EMAIL_RE, Settings
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MINUTE, Timer
 from estudio190f.hw.lan import PowerLost, Reply, SmtpLink, SmtpTimeouts
+from estudio190f.hw.listeners import Listeners
 
 from .codes import EMAIL_SENT, for_code
 from .message import MessageParty, StageListener, compose
@@ -66,17 +67,15 @@ class EmailResult:
 
 class ScanToEmail:
     def __init__(self, board: Board, settings: Settings, journal: Journal) -> None:
-        if board.lan is None:
-            raise RuntimeError("the board has no LAN port (hw.lan.attach(board))")
         self.board = board
         self.settings = settings
         self.journal = journal
         self.queue = MailQueue(board.nvram)
-        self.listeners: list[Callable[[EmailResult], None]] = []
+        self.listeners: Listeners[[EmailResult]] = Listeners()
         # A benchmark at the edge may time the stages ("encode", "build", "smtp", "done").
         self.on_stage: StageListener | None = None
         self._timers: dict[int, Timer] = {}
-        board.power_listeners.append(self._power)
+        board.power.changed.add(self._power)
         if board.powered:
             self.resume()
 
@@ -95,19 +94,19 @@ class ScanToEmail:
         created = self.board.rtc.now().replace(microsecond=0)
         job = self.queue.next_job_number()
         party = MessageParty(
-            sender=s.get("smtp.from"),
+            sender=s.text("smtp.from"),
             recipients=rcpts,
-            station=s.get("machine.station_name"),
-            number=s.get("machine.number"),
+            station=s.text("machine.station_name"),
+            number=s.text("machine.number"),
         )
         messages = compose(
             pages,
-            fmt=s.get("smtp.format"),
+            fmt=s.text("smtp.format"),
             party=party,
             created=created,
             job=job,
             resolution=resolution.upper(),
-            max_bytes=int(s.get("smtp.max_size_kb")) * 1024,
+            max_bytes=s.number("smtp.max_size_kb") * 1024,
             on_stage=self.on_stage,
         )
         self.queue.add(
@@ -115,7 +114,7 @@ class ScanToEmail:
             recipients=rcpts,
             pages=len(pages),
             resolution=resolution,
-            fmt=s.get("smtp.format"),
+            fmt=s.text("smtp.format"),
             created=created.isoformat(sep=" "),
             messages=messages,
         )
@@ -176,30 +175,30 @@ class ScanToEmail:
             return
         s = self.settings
         envelopes = [
-            Envelope(p.record_id, s.get("smtp.from"), queued.recipients, p.data or b"")
+            Envelope(p.record_id, s.text("smtp.from"), queued.recipients, p.data or b"")
             for p in parts
         ]
         session = SmtpSession(
             SessionSettings(
-                security=s.get("smtp.security"),
-                auth=s.get("smtp.auth"),
-                user=s.get("smtp.user"),
-                password=s.get("smtp.password"),
-                allow_clear_text=s.get("smtp.allow_clear_text") == "on",
+                security=s.text("smtp.security"),
+                auth=s.text("smtp.auth"),
+                user=s.text("smtp.user"),
+                password=s.text("smtp.password"),
+                allow_clear_text=s.text("smtp.allow_clear_text") == "on",
             ),
             envelopes,
         )
         link = self.board.lan.smtp(
-            s.get("smtp.host"),
-            int(s.get("smtp.port")),
-            implicit_tls=s.get("smtp.security") == "tls",
-            ca_file=s.get("smtp.ca_file"),
+            s.text("smtp.host"),
+            s.number("smtp.port"),
+            implicit_tls=s.text("smtp.security") == "tls",
+            ca_file=s.text("smtp.ca_file"),
             timeouts=SmtpTimeouts(
-                greeting=s.get("smtp.timeout_greeting"),
-                command=s.get("smtp.timeout_command"),
-                data_init=s.get("smtp.timeout_data_init"),
-                data_block=s.get("smtp.timeout_data_block"),
-                data_end=s.get("smtp.timeout_data_end"),
+                greeting=s.number("smtp.timeout_greeting"),
+                command=s.number("smtp.timeout_command"),
+                data_init=s.number("smtp.timeout_data_init"),
+                data_block=s.number("smtp.timeout_data_block"),
+                data_end=s.number("smtp.timeout_data_end"),
             ),
         )
         self._stage("smtp")
@@ -249,12 +248,12 @@ class ScanToEmail:
             self._finish(queued, outcome)
             return
         tries = self.queue.count_try(queued)
-        limit = int(self.settings.get("smtp.retry_tries"))
+        limit = self.settings.number("smtp.retry_tries")
         if tries > limit:
             self._finish(queued, outcome, tries=tries)
             return
         job = queued.job
-        delay = int(self.settings.get("smtp.retry_interval")) * MINUTE
+        delay = self.settings.number("smtp.retry_interval") * MINUTE
         self.board.log.emit(
             "email", "deferred", job=job, code=outcome.code, tries=tries, retry_in_s=delay // 10**6
         )
@@ -308,5 +307,4 @@ class ScanToEmail:
         )
 
     def _notify(self, result: EmailResult) -> None:
-        for fn in list(self.listeners):
-            fn(result)
+        self.listeners(result)

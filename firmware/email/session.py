@@ -4,7 +4,7 @@ A protocol core without I/O (the h11 way): `SmtpSession.start()` gives the first
 `receive(reply, features)` takes what that step brought back and gives the next step, until a
 `Done` carries the outcome. The LAN port (`hw.lan.SmtpLink`) performs the steps on smtplib.
 
-Rules this module holds (issue 6; the service manual's 9.16; RFC 4954, RFC 2195):
+Rules this module holds (the service manual's 9.16; RFC 4954, RFC 2195):
 - EHLO; with security STARTTLS, STARTTLS and EHLO again (STARTTLS not offered: stop, code 804);
   implicit TLS is the link's business, chosen before the greeting.
 - AUTH with the one mechanism set, never another: not offered -> AUTH ERROR 801, and no

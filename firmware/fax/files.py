@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from estudio190f.hw.nvram import Nvram
 
-from .image_memory import ImageMemory
-from .page import Page
+from ..image_memory import ImageMemory
+from ..page import Page
 
 KIND = "fax_file"
 COUNTER_NS = "counters"
@@ -36,10 +36,13 @@ MAX_FILE_NO = 999
 RECENT_PAGES = 32  # pages kept in RAM as scanned (a full feeder and then some)
 
 
+DestinationState = Literal["pending", "done", "failed", "cancelled"]
+
+
 @dataclass
 class Destination:
     number: str
-    state: str = "pending"  # pending | done | failed | cancelled
+    state: DestinationState = "pending"
     confirmed: list[int] = field(default_factory=list)  # page numbers the far end has taken
     redials: int = 0  # attempts that failed with busy, no answer or a drop, redialled after
     due: str = ""  # ISO calendar time of the next attempt ("" = as soon as the line is free)
@@ -48,17 +51,33 @@ class Destination:
 
 
 @dataclass
+class CallRecord:
+    """One call of a file's transmission, for the transmission report."""
+
+    when: str  # "MM-DD-YYYY HH:MM" as the call began
+    number: str
+    remote: str  # the far end's identification
+    serial: int  # T-nnn
+    pages: list[int]  # the file's page numbers this call got confirmed
+    duration: float  # seconds on the line
+    speed: str
+    result: str  # OK or the LCD word
+    code: str
+    resumed: bool  # a redial that resumed after confirmed pages
+
+
+@dataclass
 class FaxFile:
     no: int  # F-nnn
     record: int
-    purpose: str  # send | polling
-    state: str  # scanning | ready
+    purpose: Literal["send", "polling"]
+    state: Literal["scanning", "ready"]
     resolution: str
     created: str  # "MM-DD-YYYY HH:MM"
     pages: list[int] = field(default_factory=list)  # image-memory page ids, in page order
     destinations: list[Destination] = field(default_factory=list)
     send_at: str = ""  # ISO calendar time of a delayed transmission
-    calls: list[dict[str, Any]] = field(default_factory=list)  # one entry per call (the report)
+    calls: list[CallRecord] = field(default_factory=list)  # one entry per call (the report)
 
     @property
     def label(self) -> str:
@@ -78,6 +97,7 @@ class FaxFile:
     def from_meta(cls, record: int, meta: dict[str, Any]) -> FaxFile:
         m = dict(meta)
         m["destinations"] = [Destination(**d) for d in m.get("destinations", [])]
+        m["calls"] = [CallRecord(**c) for c in m.get("calls", [])]
         return cls(record=record, **m)
 
 
@@ -92,7 +112,7 @@ class FaxFiles:
         # cut, or once it has fallen out of this cache).
         self._recent: dict[int, Page] = {}
 
-    def create(self, purpose: str, resolution: str, created: str, numbers: Sequence[str] = (),
+    def create(self, purpose: Literal["send", "polling"], resolution: str, created: str, numbers: Sequence[str] = (),
                send_at: str = "") -> FaxFile:  # fmt: skip
         with self.nvram.transaction():
             no = self._free_number()

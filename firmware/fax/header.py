@@ -18,11 +18,14 @@ edge. At standard resolution the glyphs' rows are halved, at super fine doubled.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .page import Page
-from .reports import clean, draw_text
-from .t30.image import fit_pixels
+from ..page import Page
+from ..reports import clean, draw_text
+from ..settings import Settings
+from ..t30.image import fit_pixels
 
 HEADER_MODES = ("inside", "outside", "off")
 LEFT_MARGIN = 32  # dots (4 mm at 8 dots/mm)
@@ -69,3 +72,28 @@ def apply_header(page: Page, text: str, mode: str) -> Page:
     rows = min(band.shape[0], pixels.shape[0])
     pixels[:rows] = band[:rows]
     return Page(pixels, page.resolution)
+
+
+@dataclass(frozen=True)
+class HeaderStamp:
+    """The transmit header of one call's pages: the settings and the time as the call began, the
+    call's serial, the memory file and its page count. Called with (page number, page)."""
+
+    mode: str  # transmit.header: outside | inside | off
+    when: str
+    station: str
+    number: str
+    serial: int
+    file_no: int | None
+    total: int  # pages shown after P.nnn/ (0 when not known)
+
+    @classmethod
+    def for_call(cls, settings: Settings, when: str, serial: int, file_no: int | None,
+                 total: int) -> HeaderStamp:  # fmt: skip
+        return cls(settings.text("transmit.header"), when, settings.text("machine.station_name"),
+                   settings.text("machine.number"), serial, file_no, total)  # fmt: skip
+
+    def __call__(self, number: int, page: Page) -> Page:
+        text = header_text(self.when, self.station, self.number, self.serial, number, self.total,
+                           self.file_no)  # fmt: skip
+        return apply_header(page, text, self.mode)

@@ -1,4 +1,4 @@
-"""Receiving faxes: where arriving pages go, and what the operator and the journal learn of a call.
+"""Receiving: answering or polling, where arriving pages go, and what the LCD shows meanwhile.
 
 `ReceptionSink` is the T.30 session's page sink for a machine: every page that arrives is put in
 image memory as a print job of its own (`PrintQueue.submit`), so it prints at once when the
@@ -8,9 +8,14 @@ refused (the session answers PIN); when what is left would not hold another page
 largest one so far, the page is kept and the session answers PIP: either way the call ends
 properly and the journal says MEMORY FULL (code 414).
 
-`ReceivedDocument` is what listeners get when a call that brought pages ends (the output writer
-saves it as one TIFF Class F file in `--out`/received/): the pages as decoded, before printing,
-with their line-error figures.
+`ReceivedDocument` holds the pages of one call as they arrive (decoded, before printing, with
+their line-error figures): the sink keeps them there and nowhere else. Listeners get it when a
+call that brought pages ends (the output writer saves it as one TIFF Class F file in
+`--out`/received/).
+
+`Reception` is one call in progress, answered (RX) or placed to poll (POLL), with its display:
+`RECEIVING P.002` names the page arriving now (or the last one received, between pages), never
+one past the last.
 
 `RxRecord` keeps a note in NVRAM while a reception runs, so a power cut in the middle of a call
 still leaves a journal entry (the pages already received are in memory and print after power-on).
@@ -20,16 +25,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from estudio190f.hw.nvram import Nvram
 
-from .copy_job import PrintQueue
-from .fax_call import CallResult
-from .image_memory import ImageMemory, MemoryFull
-from .page import Page
-from .t30.session import ReceivedPage
-from .tiff_f import write_tiff_f
+from ..control_panel import JobView
+from ..fax_call import CallProgress, CallResult, FaxCall
+from ..image_memory import ImageMemory, MemoryFull
+from ..page import Page
+from ..print_queue import PrintQueue
+from ..t30.session import ReceivedPage
+from ..tiff_f import write_tiff_f
+
+ReceptionKind = Literal["RX", "POLL"]
 
 # Room kept for the next page when nothing larger has come yet (an ITU chart at fine is about
 # 18 KiB compressed in image memory; a busy photo page several times that).
@@ -42,7 +50,7 @@ RX_KEY = "rx_in_progress"
 class ReceivedDocument:
     """The pages of one call, decoded, in the order they arrived."""
 
-    kind: str  # RX (answered) | POLL (we polled the far end)
+    kind: ReceptionKind  # RX (answered) | POLL (we polled the far end)
     remote: str  # the far end's identification (CSI/TSI), or the number we polled
     when: str  # "MM-DD-YYYY HH:MM" when the call began
     pages: list[ReceivedPage] = field(default_factory=list)
@@ -61,34 +69,39 @@ class ReceivedDocument:
 
 
 class ReceptionSink:
-    """Pages of one call into the print queue (memory first): the session's `PageSink`."""
+    """Pages of one call into the print queue (memory first): the session's `PageSink`. The
+    pages are kept in the call's `ReceivedDocument`."""
 
     def __init__(
         self,
         queue: PrintQueue,
         memory: ImageMemory,
-        remote: Callable[[], str],
+        document: ReceivedDocument,
         on_page: Callable[[ReceivedPage], None] | None = None,
     ) -> None:
         self.queue = queue
         self.memory = memory
-        self.remote = remote
+        self.document = document
         self.on_page = on_page
-        self.pages: list[ReceivedPage] = []  # FaxCall reads this for its result
         self.largest = 0
         self.refused = False
+
+    @property
+    def pages(self) -> list[ReceivedPage]:
+        """The pages kept so far (FaxCall reads them for its result)."""
+        return self.document.pages
 
     def store(self, page: ReceivedPage) -> bool:
         if page.page is not None:
             before = self.memory.used
             try:
-                self.queue.submit([page.page], kind="fax", title="FAX", remote=self.remote(),
-                                  page=page.number)  # fmt: skip
+                self.queue.submit([page.page], kind="fax", title="FAX",
+                                  remote=self.document.remote, page=page.number)  # fmt: skip
             except MemoryFull:
                 self.refused = True
                 return False
             self.largest = max(self.largest, self.memory.used - before)
-        self.pages.append(page)
+        self.document.pages.append(page)
         if self.on_page is not None:
             self.on_page(page)
         return True
@@ -106,7 +119,7 @@ class RxRecord:
     def __init__(self, nvram: Nvram) -> None:
         self.nvram = nvram
 
-    def begin(self, when: str, kind: str) -> None:
+    def begin(self, when: str, kind: ReceptionKind) -> None:
         self.nvram.set(RX_NS, RX_KEY, {"when": when, "kind": kind, "remote": "", "pages": 0})
 
     def update(self, **fields: Any) -> None:
@@ -124,3 +137,49 @@ class RxRecord:
         if note is not None:
             self.end()
         return note
+
+
+class Reception:
+    """One call bringing pages (or, answered, taking our polling document), with its display."""
+
+    def __init__(
+        self,
+        kind: ReceptionKind,
+        view: JobView,
+        document: ReceivedDocument,
+        sink: ReceptionSink,
+        number: str = "",
+        polled_file: int | None = None,
+        polled_serial: int = 0,
+    ) -> None:
+        self.kind = kind
+        self.view = view
+        self.document = document
+        self.sink = sink
+        self.number = number  # the number we polled
+        self.polled_file = polled_file  # our polling document, offered if the caller polls
+        self.polled_serial = polled_serial
+        self.call: FaxCall | None = None
+
+    def progress(self, progress: CallProgress) -> bool:
+        """Show a call's progress; True when the far end's identification is new."""
+        stage = progress.stage
+        if stage in ("dialing", "ringing", "idle", "done", "E"):
+            return False
+        self.view.set_state(f"t30.phase_{stage.lower()}")
+        new_remote = bool(progress.remote_id) and not self.document.remote
+        if new_remote:
+            self.document.remote = progress.remote_id
+        call = self.call
+        if progress.page and call is not None and call.session.state.startswith("t_"):
+            # We are being polled: our polling document goes out.
+            total = len(call.session.document)
+            self.view.show(f"SENDING P.{progress.page:03d}/{total:03d}", progress.speed)
+            return new_remote
+        self.show(progress)
+        return new_remote
+
+    def show(self, progress: CallProgress) -> None:
+        """RECEIVING and the page arriving now, or the last one received between pages."""
+        page = max(progress.page, len(self.document.pages), 1)
+        self.view.show(f"RECEIVING P.{page:03d}", progress.speed or progress.remote_id)

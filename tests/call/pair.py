@@ -83,7 +83,7 @@ class StationPair:
         self.rx_call: FaxCall | None = None
         self.polling_document: list[Page] = []
         if answer:
-            self.b.line.listeners.append(self._auto_answer)
+            self.b.line.listeners.add(self._auto_answer)
 
     def _auto_answer(self, event: LineEvent) -> None:
         if event.kind == "ring_off" and event.n == self.rings and self.rx_call is None:
@@ -147,8 +147,8 @@ class LineTester:
         self.line.attach_modem(self.modem)
         self.heard: list[tuple[float, ModemEvent]] = []
         self.line_events: list[tuple[float, str]] = []
-        self.modem.listeners.append(lambda e: self.heard.append((self.clock.now / SECOND, e)))
-        self.line.listeners.append(
+        self.modem.listeners.add(lambda e: self.heard.append((self.clock.now / SECOND, e)))
+        self.line.listeners.add(
             lambda e: self.line_events.append((self.clock.now / SECOND, e.kind))
         )
 
@@ -178,7 +178,7 @@ def answer_after(tester: LineTester, rings: int = 1) -> None:
         if event.kind == "ring_off" and event.n == rings:
             tester.line.go_off_hook()
 
-    tester.line.listeners.append(on_line)
+    tester.line.listeners.add(on_line)
 
 
 def on_frames(tester: LineTester, handler: Callable[[str, bytes], None]) -> None:
@@ -189,4 +189,4 @@ def on_frames(tester: LineTester, handler: Callable[[str, bytes], None]) -> None
         if isinstance(event, FrameReceived) and event.crc_ok:
             handler(parse_frame(event.frame).name, event.frame)
 
-    tester.modem.listeners.append(on_event)
+    tester.modem.listeners.add(on_event)

@@ -34,8 +34,8 @@ class Station:
         self.line.attach_modem(self.modem)
         self.events: list[tuple[int, object]] = []
         self.line_events: list[tuple[int, str, int]] = []
-        self.modem.listeners.append(lambda e: self.events.append((self.clock.now, e)))
-        self.line.listeners.append(lambda e: self.line_events.append((self.clock.now, e.kind, e.n)))
+        self.modem.listeners.add(lambda e: self.events.append((self.clock.now, e)))
+        self.line.listeners.add(lambda e: self.line_events.append((self.clock.now, e.kind, e.n)))
 
     def heard(self, kind: type) -> list[tuple[int, object]]:
         return [(t, e) for t, e in self.events if isinstance(e, kind)]
@@ -45,7 +45,7 @@ def connected_pair() -> tuple[Clock, Station, Station]:
     clock = Clock()
     network = PhoneNetwork(clock)
     a, b = Station(network, "100"), Station(network, "200")
-    b.line.listeners.append(lambda e: b.line.go_off_hook() if e.kind == "ring" else None)
+    b.line.listeners.add(lambda e: b.line.go_off_hook() if e.kind == "ring" else None)
     a.line.dial("200")
     clock.advance(10 * SECOND)
     assert a.line.connected and b.line.connected

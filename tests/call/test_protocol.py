@@ -135,8 +135,8 @@ def receiver_tester(
             tester.modem.send_hdlc([post_response])
             tester.modem.receive(*listen)
 
-    tester.line.listeners.append(on_line)
-    tester.modem.listeners.append(on_event)
+    tester.line.listeners.add(on_line)
+    tester.modem.listeners.add(on_event)
     on_frames(tester, on_frame)
     return tester
 
@@ -303,7 +303,7 @@ def test_a_garbled_response_makes_the_sender_repeat_its_command() -> None:
             )
             count["eop"] += 1
 
-    tester.line.listeners.append(on_line)
+    tester.line.listeners.add(on_line)
     on_frames(tester, play)
     result = pair.send([text_page()], number=TESTER)
     assert result.ok, result.outcome

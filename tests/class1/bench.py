@@ -47,8 +47,8 @@ class Bench:
         self.far.receive("V.21", "V.17/14400", "V.29/9600")
         self.heard: list[tuple[int, ModemEvent]] = []
         self.far_events: list[tuple[int, LineEvent]] = []
-        self.far.listeners.append(lambda e: self.heard.append((self.clock.now, e)))
-        self.far_line.listeners.append(self._far_line_event)
+        self.far.listeners.add(lambda e: self.heard.append((self.clock.now, e)))
+        self.far_line.listeners.add(self._far_line_event)
         self.answer_rings = answer_rings
 
     def _far_line_event(self, event: LineEvent) -> None:

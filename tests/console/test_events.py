@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+from PIL import Image
+
 from estudio190f.panel.console import EventFeed
-from estudio190f.panel.interpreter import Recorder
+from estudio190f.panel.interpreter import Interpreter, Recorder, run_step
 from estudio190f.panel.runner import Runner
 from estudio190f.panel.sim import Simulation
 
@@ -14,14 +16,7 @@ from .rig import START
 
 
 def test_faults_and_the_alarm_led_are_pushed(make_rig):
-    def with_printer(rig):
-        board = rig.sim.main.board
-        if board.printer is None:  # the board does not build its printer yet: put the real one in
-            from estudio190f.hw.printer import PrinterEngine
-
-            PrinterEngine(board)
-
-    rig = make_rig("tcp:0", setup=with_printer)
+    rig = make_rig("tcp:0")
     client = rig.client("tcp")
     client.answer("events on")
     client.send(b"fault printer.cover_open\r\n")
@@ -57,26 +52,26 @@ def test_events_of_another_machine_on_the_line_read_on_name(make_rig):
     assert b"! led COPY" not in raw  # the main machine did not change
 
 
-def test_jobs_begin_and_end_and_journal_entries_are_events():
+def test_jobs_begin_and_end_and_journal_entries_are_events(tmp_path):
+    page = tmp_path / "page.png"
+    Image.new("1", (1728, 800), 1).save(page)
     sim = Simulation(start_time=START)
     feed = EventFeed(sim, Runner(sim.clock, None))
     seen: list[tuple[str, str, str]] = []
     feed.subscribe(lambda machine, kind, detail: seen.append((machine, kind, detail)))
-    fw = sim.main.firmware
-    job = fw.begin_job("report")
-    job.show("PRINTING", "JOURNAL")
-    sim.clock.run_due()
-    job.finish()
-    sim.clock.run_due()
-    fw.journal.add("PRINT", pages=1)
-    assert ("main", "job", "report begin") in seen
-    assert ("main", "lcd", '"PRINTING" "JOURNAL"') in seen
-    assert ("main", "job", "report end") in seen
-    assert ("main", "journal", "001 01-01-2026 09:00 PRINT -                    P001 OK") in seen
-    assert seen.index(("main", "job", "report begin")) < seen.index(("main", "job", "report end"))
+    interp = Interpreter(sim)
+    for line in (f"adf load {page}", "press COPY START", 'until lcd "COPY READY" within 2m'):
+        step = interp.parse(line)
+        assert step is not None
+        run_step(interp, step)
+    assert ("main", "job", "copy begin") in seen
+    assert ("main", "lcd", '"SCANNING" "PAGE 1"') in seen
+    assert ("main", "job", "copy end") in seen
+    assert ("main", "journal", "001 01-01-2026 09:00 COPY  -                    P001 OK") in seen
+    assert seen.index(("main", "job", "copy begin")) < seen.index(("main", "job", "copy end"))
     feed.close()
-    fw.journal.add("PRINT", pages=2)
-    assert len([s for s in seen if s[1] == "journal"]) == 1  # closed: no more
+    run_step(interp, interp.parse("press START"))  # no document: nothing journalled, nobody told
+    assert len([s for s in seen if s[1] == "journal"]) == 1
     sim.close()
 
 

@@ -21,7 +21,10 @@ def test_clear_on_an_empty_number_returns_to_standby(fax):
 def test_redial_pause_inserts_a_pause_and_recalls_the_last_number(fax):
     fax.press("9", "REDIAL_PAUSE", "5", "5", "5")
     assert fax.lcd[1] == "9P555"
-    fax.firmware.last_number = "5559876"
+    fax.press("STOP")
+    fax.type("5559876")
+    fax.press("START")  # nothing in the feeder: NO DOCUMENT, but the number is the last one
+    assert fax.lcd == ["NO DOCUMENT", "LOAD DOCUMENT"]
     fax.press("STOP", "REDIAL_PAUSE")
     assert fax.lcd == ["REDIAL", "5559876"]
 
@@ -55,7 +58,8 @@ def test_speed_dial_three_digits_recall_an_entry(fax):
 def test_set_adds_numbers_for_a_broadcast(fax):
     fax.press("1", "1", "SET", "2", "2")
     assert fax.lcd == ["BROADCAST 02", "22"]
-    assert fax.firmware.dial.numbers == ["11"]
+    fax.press("CLEAR", "CLEAR", "CLEAR")  # the empty entry takes the first number back
+    assert fax.lcd == ["FAX NUMBER", "11"]
 
 
 def test_copies_entry_takes_up_to_two_digits(fax):
@@ -72,7 +76,7 @@ def test_an_address_is_typed_by_multi_tap_in_scan_mode(fax):
     fax.press("CLEAR")
     fax.type("tim@example.com")
     fax.run_for("2s")
-    assert fax.firmware.address.entry.value == "tim@example.com"
+    assert fax.firmware.screens.address.entry.value == "tim@example.com"
     assert fax.lcd[1] == "TIM@EXAMPLE.COM"
 
 
@@ -90,10 +94,9 @@ def test_an_entry_left_alone_returns_to_standby_after_the_panel_timeout(fax):
     assert fax.state == "standby.fax"
 
 
-def test_a_feature_that_is_not_there_says_so_on_the_lcd(fax):
-    fax.firmware.features._by_name.pop("copy", None)
-    fax.press("COPY", "START")
-    assert fax.lcd == ["COPY", "NOT AVAILABLE"]
+def test_monitor_says_on_hook_dialing_is_not_available(fax):
+    fax.press("MONITOR")
+    assert fax.lcd == ["MONITOR", "NOT AVAILABLE"]
 
 
 def test_an_unregistered_speed_dial_returns_to_the_number_being_entered(fax):
@@ -115,8 +118,9 @@ def test_an_unregistered_one_touch_during_entry_keeps_the_number(fax):
 def test_speed_dial_adds_a_broadcast_number_during_entry(fax):
     fax.firmware.directory.put(Entry("speed_dial", 1, "BRANCH", fax="5559876"))
     fax.press("1", "1", "SPEED_DIAL", "0", "0", "1")
-    assert fax.lcd[0] == "BRANCH"
-    assert fax.firmware.dial.numbers == ["11"]
+    assert fax.lcd == ["BRANCH", "5559876"]
+    fax.press("SET", "CLEAR")  # the list holds 11 and the recalled number, shown again
+    assert fax.lcd == ["BROADCAST 02", "5559876"]
 
 
 def test_zero_copies_is_refused_and_entry_resumes(fax):

@@ -51,9 +51,12 @@ def test_resolution_key_steps_through_the_choices_and_shows_them(fax):
     assert fax.lcd[1] == "PHOTO"
     fax.run_for("3s")
     assert fax.lcd[1] == "FAX READY"
-    assert fax.firmware.resolution == "photo"
-    fax.press("STOP")
-    assert fax.firmware.resolution == "standard"
+    fax.press("RESOLUTION")  # shows the choice for the next job
+    assert fax.lcd == ["RESOLUTION", "PHOTO"]
+    fax.run_for("3s")
+    fax.press("STOP")  # STOP in standby forgets it
+    fax.press("RESOLUTION")
+    assert fax.lcd == ["RESOLUTION", "STANDARD"]
 
 
 def test_contrast_key_steps_normal_dark_light(fax):

@@ -35,7 +35,6 @@ from estudio190f.firmware.page import Page
 from estudio190f.firmware.settings import Settings
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import HOUR, Clock
-from estudio190f.hw.lan import attach
 from estudio190f.panel.relay import EmbeddedRelay, RelayHandler, free_port
 
 REQUIRE_PEERS = os.environ.get("ESTUDIO190F_REQUIRE_PEERS") == "1"
@@ -195,8 +194,6 @@ def _clock_text(board: Board) -> Callable[[], str]:
 
 def make_machine(port: int, board: Board | None = None, **settings: Any) -> Machine:
     board = board or Board(Clock())
-    if board.lan is None:
-        attach(board)
     s = Settings(board.nvram)
     values = {
         "smtp.host": "127.0.0.1",
@@ -217,7 +214,7 @@ def make_machine(port: int, board: Board | None = None, **settings: Any) -> Mach
     board.power_on()
     email = ScanToEmail(board, s, journal)
     machine = Machine(board, s, journal, email)
-    email.listeners.append(machine.results.append)
+    email.listeners.add(machine.results.append)
     return machine
 
 

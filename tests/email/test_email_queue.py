@@ -114,7 +114,7 @@ def test_power_cut_during_a_send_loses_nothing_and_doubles_nothing(
             cuts.append((s, p))
             machine.board.power_off()
 
-    machine.board.lan.step_hooks.append(cut)
+    machine.board.lan.step_hooks.add(cut)
     job = machine.email.submit(["office@example.com"], [text_page(6), text_page(7)], "fine")
     machine.board.clock.run_due()
     assert cuts == [(step, point)]
@@ -141,7 +141,7 @@ def test_cut_between_the_final_dot_and_the_verdict_resends_with_the_same_message
         if (s, p) == ("data", "sent") and machine.board.powered and not relay.messages():
             machine.board.power_off()
 
-    machine.board.lan.step_hooks.append(cut)
+    machine.board.lan.step_hooks.add(cut)
     machine.email.submit(["office@example.com"], [text_page(8)], "fine")
     machine.board.clock.run_due()
     machine.board.lan.step_hooks.clear()
@@ -165,7 +165,7 @@ def test_split_job_cut_after_the_first_message_sends_only_the_rest(relay_factory
             if len(relay.messages()) == 1:
                 machine.board.power_off()
 
-    machine.board.lan.step_hooks.append(cut)
+    machine.board.lan.step_hooks.add(cut)
     machine.email.submit(["office@example.com"], pages, "fine")
     machine.board.clock.run_due()
     assert len(relay.messages()) == 1 and not machine.board.powered

@@ -12,8 +12,8 @@ import pytest
 from conftest import need_testdata  # tests/conftest.py (tests/ is on sys.path)
 from PIL import Image
 
+from estudio190f.firmware.fax.receiving import ReceivedDocument
 from estudio190f.firmware.fax_call import CallResult
-from estudio190f.firmware.fax_receive import ReceivedDocument
 from estudio190f.firmware.page import Page
 from estudio190f.panel.pytest_plugin import FaxDriver
 
@@ -30,9 +30,9 @@ class Station:
         self.documents: list[ReceivedDocument] = []
         self.results: list[tuple[str, CallResult]] = []
         fax = driver.firmware.fax
-        fax.scanned_listeners.append(lambda f, n, p: self.scanned.append((f, n, p)))
-        fax.document_listeners.append(self.documents.append)
-        fax.call_listeners.append(lambda kind, r: self.results.append((kind, r)))
+        fax.scanned.add(lambda f, n, p: self.scanned.append((f, n, p)))
+        fax.documents.add(self.documents.append)
+        fax.calls.add(lambda kind, r: self.results.append((kind, r)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.driver, name)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from estudio190f.firmware.tx_header import header_band, header_rows, header_text
+from estudio190f.firmware.fax.header import header_band, header_rows, header_text
 
 from .conftest import BRANCH, MAIN, bars, blank_page, same
 
@@ -314,9 +314,10 @@ def test_cancel_memory_tx_from_the_function_menu(link, tmp_path):
     main.step("until lcd /FAX READY +DELAYED/ within 1m")
     main.press("FUNCTION", "6", "9")
     main.step('expect lcd "1 FILE DELETED"')
-    main.step('until lcd "FAX READY" within 5s')
+    main.step('until lcd "PRINTING" within 5s')  # the report says the transmission was cancelled
+    main.step("until printed 1 within 2m")
+    main.step('until lcd "FAX READY" within 1m')
     assert "DELAYED" not in main.lcd[1]
-    main.step("until printed 1 within 2m")  # the report says the transmission was cancelled
     main.step("expect led MEMORY off")
     main.step("wait 9h")
     assert branch.journal() == []

@@ -11,12 +11,12 @@ import pytest
 from conftest import need_testdata  # tests/conftest.py (tests/ is on sys.path)
 from PIL import Image
 
-from estudio190f.firmware.copy_job import CopyJob, CopyResult, PaperHandling
+from estudio190f.firmware.copy import CopyJob, CopyResult
+from estudio190f.firmware.paper import PaperHandling
 from estudio190f.firmware.settings import Settings
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
-from estudio190f.hw.printer import WARM_UP, PrinterEngine
-from estudio190f.hw.scanner import CisScanner, DocumentFeeder
+from estudio190f.hw.printer import WARM_UP
 from estudio190f.panel.documents import load_sheets
 
 
@@ -49,16 +49,16 @@ class Rig:
                  paper_size: str = "a4", warm: bool = True) -> None:  # fmt: skip
         self.clock = clock or Clock()
         self.board = Board(self.clock, state_dir=state_dir)
-        self.feeder = DocumentFeeder(self.board)
-        self.cis = CisScanner(self.board, self.feeder)
-        self.engine = PrinterEngine(self.board)
+        self.feeder = self.board.feeder
+        self.cis = self.board.scanner
+        self.engine = self.board.printer
         self.board.power_on()
         self.settings = Settings(self.board.nvram)
         self.settings.set("paper.size", paper_size)
-        self.paper = PaperHandling.build(self.board, self.settings)
+        self.paper = PaperHandling(self.board, self.settings)
         self.alerts: list[tuple[str, str | None]] = []
-        self.paper.scan.alert_listeners.append(lambda s, w: self.alerts.append((s, w)))
-        self.paper.printer.alert_listeners.append(lambda s, w: self.alerts.append((s, w)))
+        self.paper.scan.alert_listeners.add(lambda s, w: self.alerts.append((s, w)))
+        self.paper.printer.alert_listeners.add(lambda s, w: self.alerts.append((s, w)))
         if warm:
             self.run(WARM_UP)
 
@@ -69,17 +69,15 @@ class Rig:
         for path in paths:
             self.feeder.load(load_sheets(path))
 
-    def copy_job(self, view: View | None = None) -> tuple[CopyJob, list[CopyResult]]:
+    def copy_job(self) -> tuple[CopyJob, list[CopyResult]]:
         results: list[CopyResult] = []
-        p = self.paper
-        job = CopyJob(self.board, self.settings, p.memory, p.scan, p.printer, p.queue,
-                      view=view, on_result=results.append)  # fmt: skip
+        job = CopyJob(self.paper, self.settings, on_result=results.append)
         return job, results
 
     def copy(self, copies: int = 1, resolution: str = "fine", contrast: str = "normal",
              limit: int = 3600 * SECOND) -> CopyResult:  # fmt: skip
         job, results = self.copy_job()
-        job.start(copies, resolution, contrast)
+        job.start(View(self.board), copies, resolution, contrast)
         self.run(limit, until=lambda: bool(results))
         assert results, f"copy did not finish; lcd {self.board.panel.lcd.lines}"
         return results[0]

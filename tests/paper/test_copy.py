@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from estudio190f.firmware.copy_job import PaperHandling
+from estudio190f.firmware.copy import CopyJob
 from estudio190f.firmware.image_memory import compress
 from estudio190f.firmware.journal import Journal
+from estudio190f.firmware.paper import PaperHandling
 from estudio190f.hw.clock import SECOND
 from estudio190f.hw.document import Sheet
 from estudio190f.hw.printer import WARM_UP
@@ -60,8 +61,8 @@ def test_copies_are_collated_sets(rig: Rig) -> None:
 def test_the_lcd_shows_scanning_then_copying(rig: Rig, chart) -> None:
     rig.load(chart(1))
     view = View(rig.board)
-    job, results = rig.copy_job(view)
-    job.start(2, "fine")
+    job, results = rig.copy_job()
+    job.start(view, 2, "fine")
     rig.run(600 * SECOND, until=lambda: bool(results))
     words = [a for a, _ in view.shown]
     assert words[0] == "SCANNING" and "COPYING" in words
@@ -72,16 +73,16 @@ def test_the_lcd_shows_scanning_then_copying(rig: Rig, chart) -> None:
 
 def test_no_document_says_so(rig: Rig) -> None:
     view = View(rig.board)
-    job, results = rig.copy_job(view)
-    job.start(1)
+    job, results = rig.copy_job()
+    job.start(view, 1)
     assert results[0].status == "NO DOCUMENT" and view.finished[0] == "NO DOCUMENT"
 
 
 def test_stop_while_scanning_leaves_nothing_in_memory(rig: Rig) -> None:
     rig.feeder.load([Sheet.from_pixels(numbered_page(n), 216, 275, f"p{n}") for n in (1, 2, 3)])
     view = View(rig.board)
-    job, results = rig.copy_job(view)
-    job.start(1, "fine")
+    job, results = rig.copy_job()
+    job.start(view, 1, "fine")
     rig.run(9 * SECOND)  # page 1 is in memory, page 2 is being read
     assert job.pages == 1
     job.cancel()
@@ -95,7 +96,7 @@ def test_stop_while_scanning_leaves_nothing_in_memory(rig: Rig) -> None:
 def test_stop_while_scanning_can_keep_the_pages(rig: Rig) -> None:
     rig.feeder.load([Sheet.from_pixels(numbered_page(n), 216, 275, f"p{n}") for n in (1, 2, 3)])
     job, results = rig.copy_job()
-    job.start(1, "fine")
+    job.start(View(rig.board), 1, "fine")
     rig.run(9 * SECOND)
     job.cancel(keep=True)
     rig.run(60 * SECOND, until=lambda: bool(results))
@@ -110,7 +111,7 @@ def test_stop_while_scanning_can_keep_the_pages(rig: Rig) -> None:
 def test_stop_while_printing_finishes_the_sheet_in_the_path_only(rig: Rig) -> None:
     rig.feeder.load([Sheet.from_pixels(numbered_page(1), 216, 275, "p1")])
     job, results = rig.copy_job()
-    job.start(5, "standard")
+    job.start(View(rig.board), 5, "standard")
     rig.run(120 * SECOND, until=lambda: rig.engine.delivered_count() == 1)
     job.cancel()
     rig.run(120 * SECOND, until=lambda: bool(results))
@@ -138,9 +139,9 @@ def test_memory_full_keeps_or_discards_what_fit(rig: Rig, keep: bool) -> None:
     rig.settings.set("memory.size_kb", max(256, page_bytes * 3 // 2 // 1024))
     rig.feeder.load(noisy_sheets(4))
     view = View(rig.board)
-    job, results = rig.copy_job(view)
-    job.start(1, "fine")
-    rig.run(300 * SECOND, until=lambda: job.state == "memory_full")
+    job, results = rig.copy_job()
+    job.start(view, 1, "fine")
+    rig.run(300 * SECOND, until=lambda: job.scan is not None and job.scan.phase == "memory_full")
     assert view.lcd.text(1).strip() == "MEMORY FULL"
     stored = job.pages
     assert 1 <= stored < 4
@@ -158,8 +159,8 @@ def test_memory_full_keeps_or_discards_what_fit(rig: Rig, keep: bool) -> None:
 def test_a_paper_jam_during_a_copy_shows_and_resumes(rig: Rig) -> None:
     rig.feeder.load([Sheet.from_pixels(numbered_page(n), 216, 275, f"p{n}") for n in (1, 2, 3)])
     view = View(rig.board)
-    job, results = rig.copy_job(view)
-    job.start(2, "standard")
+    job, results = rig.copy_job()
+    job.start(view, 2, "standard")
     rig.run(600 * SECOND, until=lambda: rig.engine.delivered_count() == 2)
     rig.board.faults.set("printer.jam")
     rig.run(60 * SECOND, until=lambda: view.lcd.text(1).startswith("PAPER JAM"))
@@ -173,8 +174,8 @@ def test_a_paper_jam_during_a_copy_shows_and_resumes(rig: Rig) -> None:
 def test_a_document_jam_during_a_copy_resumes_with_that_document(rig: Rig) -> None:
     rig.feeder.load([Sheet.from_pixels(numbered_page(n), 216, 275, f"p{n}") for n in (1, 2, 3)])
     view = View(rig.board)
-    job, results = rig.copy_job(view)
-    job.start(1, "fine")
+    job, results = rig.copy_job()
+    job.start(view, 1, "fine")
     rig.run(9 * SECOND)
     rig.board.faults.set("adf.jam")
     rig.run(60 * SECOND, until=lambda: view.lcd.text(1).startswith("DOCUMENT JAM"))
@@ -191,13 +192,9 @@ def test_an_unreadable_document_is_reported_and_the_others_copied(rig: Rig, tmp_
     rig.load(bad)
     rig.feeder.load([Sheet.from_pixels(numbered_page(2), 216, 275, "p2")])
     view = View(rig.board)
-    p = rig.paper
-    from estudio190f.firmware.copy_job import CopyJob
-
     results: list = []
-    job = CopyJob(rig.board, rig.settings, p.memory, p.scan, p.printer, p.queue, view=view,
-                  journal=journal, on_result=results.append)  # fmt: skip
-    job.start(1, "fine")
+    job = CopyJob(rig.paper, rig.settings, journal=journal, on_result=results.append)
+    job.start(view, 1, "fine")
     rig.run(600 * SECOND, until=lambda: bool(results))
     assert view.saw("CHECK DOCUMENT")
     assert results[0].unreadable == ["scan.tif"]
@@ -210,13 +207,13 @@ def test_an_unreadable_document_is_reported_and_the_others_copied(rig: Rig, tmp_
 def test_a_power_cut_while_copying_loses_no_page(rig: Rig) -> None:
     rig.feeder.load([Sheet.from_pixels(numbered_page(n), 216, 275, f"p{n}") for n in (1, 2)])
     job, _ = rig.copy_job()
-    job.start(2, "standard")
+    job.start(View(rig.board), 2, "standard")
     rig.run(600 * SECOND, until=lambda: rig.engine.delivered_count() == 1)
     rig.board.power_off()  # three sheets still to print
     rig.paper.detach()
     rig.board.power_on()
     rig.run(WARM_UP)
-    fresh = PaperHandling.build(rig.board, rig.settings)
+    fresh = PaperHandling(rig.board, rig.settings)
     fresh.queue.recover()
     rig.board.faults.clear("printer.jam")  # whatever was left in the path
     rig.run(600 * SECOND, until=lambda: rig.engine.delivered_count() == 4)
@@ -228,13 +225,13 @@ def test_a_power_cut_while_copying_loses_no_page(rig: Rig) -> None:
 def test_a_power_cut_while_scanning_prints_what_was_scanned(rig: Rig) -> None:
     rig.feeder.load([Sheet.from_pixels(numbered_page(n), 216, 275, f"p{n}") for n in (1, 2, 3)])
     job, _ = rig.copy_job()
-    job.start(1, "fine")
+    job.start(View(rig.board), 1, "fine")
     rig.run(9 * SECOND)  # page 1 in memory, page 2 in the feeder's path
     rig.board.power_off()
     rig.paper.detach()
     rig.board.power_on()
     rig.run(WARM_UP)
-    fresh = PaperHandling.build(rig.board, rig.settings)
+    fresh = PaperHandling(rig.board, rig.settings)
     fresh.queue.recover()
     assert fresh.scan.check_path() is True  # page 2's document is stuck in the path
     rig.run(120 * SECOND, until=lambda: rig.engine.delivered_count() == 1)

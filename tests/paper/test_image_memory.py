@@ -27,7 +27,7 @@ def test_a_page_that_does_not_fit_leaves_the_others(chart) -> None:
     one = len(image_memory.compress(pixels))
     memory = ImageMemory(Nvram(), capacity_kb=(one * 2 + one // 2) // 1024 + 1)
     counts: list[int] = []
-    memory.listeners.append(counts.append)
+    memory.listeners.add(counts.append)
     memory.store(Page(pixels, "fine"), "J1", 1)
     memory.store(Page(pixels, "fine"), "J1", 2)
     with pytest.raises(MemoryFull):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from estudio190f.firmware.copy_job import PaperHandling
 from estudio190f.firmware.page import Page
+from estudio190f.firmware.paper import PaperHandling
 from estudio190f.firmware.print_control import COVER_OPEN, NO_PAPER, PAPER_JAM, layout
 from estudio190f.hw.clock import SECOND
 from estudio190f.hw.printer import WARM_UP, sheet_lines
@@ -165,7 +165,7 @@ def test_pages_waiting_survive_a_power_cut(rig: Rig) -> None:
     rig.paper.detach()  # the old firmware's RAM is gone
     rig.board.power_on()
     rig.run(WARM_UP)
-    fresh = PaperHandling.build(rig.board, rig.settings)
+    fresh = PaperHandling(rig.board, rig.settings)
     rig.engine.load_paper(50)
     fresh.queue.recover()
     rig.run(120 * SECOND, until=lambda: rig.engine.delivered_count() == 4)
@@ -181,8 +181,8 @@ def test_a_power_cut_mid_sheet_reprints_that_sheet_once(rig: Rig) -> None:
     rig.paper.detach()
     rig.board.power_on()
     rig.run(WARM_UP)
-    fresh = PaperHandling.build(rig.board, rig.settings)
-    fresh.printer.alert_listeners.append(lambda s, w: rig.alerts.append((s, w)))
+    fresh = PaperHandling(rig.board, rig.settings)
+    fresh.printer.alert_listeners.add(lambda s, w: rig.alerts.append((s, w)))
     fresh.queue.recover()
     assert rig.alert_words()[-1] == PAPER_JAM  # paper left in the path
     rig.board.faults.clear("printer.jam")

@@ -99,7 +99,7 @@ def test_photo_renders_greys_as_dot_density(rig: Rig) -> None:
 def test_the_sensors_see_each_document_pass(rig: Rig) -> None:
     rig.feeder.load(numbered_sheets(2))
     edges: list[tuple[str, bool]] = []
-    rig.feeder.sensor_listeners.append(lambda s, on: edges.append((s, on)))
+    rig.feeder.sensor_listeners.add(lambda s, on: edges.append((s, on)))
     pages, ends, _ = scan_all(rig)
     assert [name for _, name in pages] == ["page1", "page2"]
     one = [("registration", True), ("exit", True), ("registration", False), ("exit", False)]
