@@ -266,7 +266,10 @@ def output_file(option: str, path: Path) -> Path:
         raise UsageError(f"{option} {path}: is a folder, not a file")
     if path.exists() and not path.is_file():
         raise UsageError(f"{option} {path}: is not a regular file")
-    output_folder(option, path.parent if str(path.parent) else Path("."))
+    try:
+        output_folder(option, path.parent)
+    except UsageError as exc:
+        raise UsageError(f"{option} {path}: its folder: {str(exc).split(': ', 1)[1]}") from None
     return path
 
 
@@ -286,13 +289,16 @@ def read_text_file(path: Path, limit: int, what: str) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ValueError(f"cannot read {what}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise ValueError(f"{what} is a folder, not a file")
         if not stat.S_ISREG(mode):
             raise ValueError(f"{what} is not a regular file (a pipe or a device)")
-        data = f.read(limit + 1)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise ValueError(f"{what} is over the size limit of {limit:,} bytes")
     try:
@@ -555,6 +561,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.record is not None:
         output_file("--record", args.record)
     documents = tuple(input_folder("--documents", d) for d in args.documents or [Path.cwd()])
+    if args.serial:
+        from .console import parse_endpoint
+
+        for spec in args.serial:  # every one checked before anything is opened
+            try:
+                parse_endpoint(spec)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
     speed = parse_speed(args.speed)
     start_time = datetime.now().replace(second=0, microsecond=0)  # the one wall-clock read
     try:
@@ -571,6 +585,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"{where}: cannot use it: {reason}") from None
     runner = Runner(sim.clock, speed)
+    stop_signals(runner)  # from here on SIGTERM is a clean shutdown, also during start-up
     interp = Interpreter(sim, base_dir=Path.cwd())
     endpoints: list[Any] = []
     announced: list[str] = []  # the endpoint lines printed at start, for the window's status strip
@@ -594,7 +609,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             ),
             flush=True,
         )
-        stop_signals(runner)
         window = None
         if not args.headless and os.environ.get("DISPLAY"):
             window = start_window(sim, runner, interp, announced)

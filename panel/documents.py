@@ -13,7 +13,7 @@ sheet that carries the reason: the machine reports CHECK DOCUMENT for it and los
 Before anything is decoded, every page is checked against the feeder's physical limits from the
 file's header alone (`check_document`): a page longer than `MAX_LENGTH_MM` once its width is
 fitted to the feeder's 216 mm, or a file of more pages than any feeder holds, is refused with
-`DocumentRefused`, whose message names the limit (docs/paper.md says where the limits come from).
+`DocumentRefused`, whose message names the limit (docs/scripts.md, Limits, says where they come from).
 So a 1 x 80,000,000-pixel PNG costs a header read, not gigabytes; and at most one page is being
 decoded at any time, each at most `MAX_PIXELS` pixels.
 """
@@ -37,7 +37,7 @@ MAX_PIXELS = 89_478_485
 # The largest feeder the settings allow holds 50 sheets (feeder.capacity): a file of more pages
 # is refused before its pages are read.
 MAX_PAGES_PER_FILE = 50
-# The longest original the feeder takes: 600 mm (docs/paper.md: Legal is 356 mm; desktop fax
+# The longest original the feeder takes: 600 mm (docs/scripts.md: Legal is 356 mm; desktop fax
 # feeders of this class take long originals up to about 600 mm). Not in our sources: a choice.
 MAX_LENGTH_MM = 600.0
 # Resolutions outside this range are taken as missing (1 dpi, 1e6 dpi are not paper).

@@ -43,10 +43,13 @@ def open_linked_pty(
                 raise ValueError(f"{option}-owner {owner}: giving a pty away needs root") from None
         if link:
             tmp = f"{link}.{os.getpid()}.tmp"
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-            os.symlink(path, tmp)
-            os.replace(tmp, link)  # atomic: no moment without a link, no stale one left
+            try:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+                os.symlink(path, tmp)
+                os.replace(tmp, link)  # atomic: no moment without a link, no stale one left
+            except OSError as exc:
+                raise ValueError(f"{option}: cannot make the link {link}: {exc.strerror}") from None
     except BaseException:
         os.close(master)
         os.close(slave)

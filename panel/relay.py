@@ -18,6 +18,7 @@ import mailbox
 import os
 import signal
 import socket
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -190,8 +191,14 @@ def _user(text: str) -> tuple[str, str]:
     return user, password
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number 0-65535, not {text[:40]!r}")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    parser.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1 (0: a free one)")
     parser.add_argument(
         "--user",
         type=_user,
@@ -206,9 +213,16 @@ def run(args: argparse.Namespace) -> int:
     """Run the relay until SIGINT or SIGTERM. Prints `relay smtp 127.0.0.1:PORT`."""
     users = dict(args.user or [DEFAULT_USER])
     try:
-        relay = EmbeddedRelay(args.maildir, users, port=args.port).start()
+        handler = RelayHandler(args.maildir, users)
     except OSError as exc:
-        print(f"relay: cannot listen: {exc.strerror or exc}", flush=True)
+        print(f"estudio190f relay: --maildir {args.maildir}: cannot make the Maildir: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        relay = EmbeddedRelay(args.maildir, users, port=args.port, handler=handler).start()
+    except OSError as exc:
+        print(f"estudio190f relay: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)  # fmt: skip
         return 2
     print(f"relay smtp {relay.host}:{relay.port}", flush=True)
     print(f"relay maildir {relay.maildir} users {' '.join(sorted(users))}", flush=True)

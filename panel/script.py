@@ -246,8 +246,12 @@ def _on_off(name: str) -> Parser:
 
 
 def _count(what: str, rest: str, line: int) -> int:
-    if not re.fullmatch(r"\d{1,9}", rest):
+    if not re.fullmatch(r"\d+", rest):
         raise ScriptError(f"{what} needs a sheet count, got {rest[:40]!r}", line)
+    if len(rest) > 9:
+        raise ScriptError(
+            f"{what} needs a sheet count of at most 9 digits, got {rest[:40]!r}", line
+        )
     return int(rest)
 
 

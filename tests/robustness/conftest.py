@@ -36,7 +36,7 @@ class Running:
         )  # fmt: skip
         self.out = b""
 
-    def read_until(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+    def read_until(self, pattern: str, timeout: float = 60) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         rx = re.compile(pattern)
