@@ -13,8 +13,8 @@ sheet that carries the reason: the machine reports CHECK DOCUMENT for it and los
 Before anything is decoded, every page is checked against the feeder's physical limits from the
 file's header alone (`check_document`): a page longer than `MAX_LENGTH_MM` once its width is
 fitted to the feeder's 216 mm, or a file of more pages than any feeder holds, is refused with
-`DocumentRefused`, whose message names the limit (docs/scripts.md, Limits, says where they come from).
-So a 1 x 80,000,000-pixel PNG costs a header read, not gigabytes; and at most one page is being
+`DocumentRefused`, whose message names the limit (docs/scripts.md, Limits, says where they come
+from). So a 1 x 80,000,000-pixel PNG costs a header read, not gigabytes; and at most one page is being
 decoded at any time, each at most `MAX_PIXELS` pixels.
 """
 

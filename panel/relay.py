@@ -213,13 +213,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the relay until SIGINT or SIGTERM. Prints `relay smtp 127.0.0.1:PORT`."""
     users = dict(args.user or [DEFAULT_USER])
     try:
-        handler = RelayHandler(args.maildir, users)
+        relay_handler = RelayHandler(args.maildir, users)
     except OSError as exc:
         print(f"estudio190f relay: --maildir {args.maildir}: cannot make the Maildir: "
               f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
         return 2
     try:
-        relay = EmbeddedRelay(args.maildir, users, port=args.port, handler=handler).start()
+        relay = EmbeddedRelay(args.maildir, users, port=args.port, handler=relay_handler).start()
     except OSError as exc:
         print(f"estudio190f relay: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)  # fmt: skip
