@@ -23,10 +23,11 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+if TYPE_CHECKING:  # aiosmtpd (asyncio, attrs ...) is imported when a relay starts, not before
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 # aiosmtpd warns on every connection that AUTH without TLS is risky; on loopback that is the
 # documented factory setting (DESIGN.md 5), so the warning is noise here.
@@ -67,6 +68,8 @@ class RelayHandler:
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             expected = self.users.get(user)
@@ -83,6 +86,8 @@ class RelayHandler:
         return f"<{os.getpid()}.{serial}.{int.from_bytes(os.urandom(4), 'big')}@{self.hostname}>"
 
     async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        from aiosmtpd.smtp import AuthResult
+
         challenge = self._challenge()
         answer = await server.challenge_auth(challenge)
         if not isinstance(answer, bytes):  # '*' or bad base64: aiosmtpd answered 501 already
@@ -139,6 +144,8 @@ class EmbeddedRelay:
         return self.handler.maildir
 
     def start(self) -> EmbeddedRelay:
+        from aiosmtpd.controller import Controller
+
         if self._controller is None:
             controller = Controller(
                 self.handler,

@@ -31,7 +31,6 @@ from estudio190f.hw.operator_panel import LED_NAMES, LED_STATES
 from estudio190f.hw.printer import PaperLimit
 from estudio190f.hw.scanner import FeederFull
 
-from .documents import DocumentRefused, check_document
 from .sim import BOOT_LIMIT, FeatureMissing, Machine, Simulation
 from .syntax import (
     SCRIPT_SIZE,
@@ -330,6 +329,8 @@ def _parse_adf(rest: str, line: int) -> Args:
 @verb("adf load PATH [PATH ...]", "put pages in the feeder (PNG/PBM/JPEG/TIFF, multi-page TIFF)",
       _parse_adf, records=True)  # fmt: skip
 def _adf(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    from .documents import DocumentRefused, check_document  # Pillow: when documents come
+
     paths = [document_path(ctx, raw, step.line) for raw in step.args["paths"]]
     step.args["resolved"] = paths
     capacity = int(m.firmware.settings.get("feeder.capacity"))

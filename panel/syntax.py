@@ -17,12 +17,13 @@ import re
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import regex
+from typing import TYPE_CHECKING, Any
 
 from estudio190f.hw.clock import HOUR, MINUTE, MS, SECOND
 from estudio190f.hw.operator_panel import KEY_NAMES
+
+if TYPE_CHECKING:
+    import regex  # imported by the first /REGEX/ (compile_regex), not by every script
 
 # -- limits on work ------------------------------------------------------------------------------
 
@@ -255,6 +256,8 @@ def compile_regex(pattern: str, line: int) -> Matcher:
         raise ScriptError(f"bad regular expression /{pattern}/: {exc}", line) from None
     except (RecursionError, OverflowError, MemoryError, ValueError):
         raise ScriptError(f"regular expression /{pattern[:40]}/ is too complex", line) from None
+    import regex
+
     if _NOT_RE.search(pattern):
         raise ScriptError(
             f"bad regular expression /{pattern}/: fuzzy matching and [[:classes:]] are not "
