@@ -37,8 +37,8 @@ MAX_PIXELS = 89_478_485
 # The largest feeder the settings allow holds 50 sheets (feeder.capacity): a file of more pages
 # is refused before its pages are read.
 MAX_PAGES_PER_FILE = 50
-# The longest original the feeder takes: 600 mm (docs/scripts.md: Legal is 356 mm; desktop fax
-# feeders of this class take long originals up to about 600 mm). Not in our sources: a choice.
+# The longest original the feeder takes: 600 mm. Not in our sources, a choice (docs/scripts.md,
+# Limits): Legal is 356 mm; the rest is room for long originals, with a page's scan bounded.
 MAX_LENGTH_MM = 600.0
 # Resolutions outside this range are taken as missing (1 dpi, 1e6 dpi are not paper).
 DPI_RANGE = (10.0, 10_000.0)

@@ -40,19 +40,21 @@ class Limit:
 
 STEP_TIME = Limit(
     "step time", 24 * HOUR, "24h of virtual time",
-    "a day covers every timer of the machine (the longest: delayed sending up to 24 h ahead, "
-    "redial series, the journal's daily report) with room to spare; a longer step is a typo "
-    "(`wait 99999999h`) and would cost minutes of CPU for the LCD's minute ticks alone",
+    "a day is the longest wait a test needs in one step: a delayed transmission is set as HH:MM, "
+    "at most 24 h ahead, and a full redial series (9 tries 9 minutes apart) takes 81 minutes; a "
+    "longer step is a typo (`wait 99999999h` would take some 35 hours of CPU for the LCD's "
+    "minute ticks alone)",
 )  # fmt: skip
 SCRIPT_TIME = Limit(
     "script time", 7 * 24 * HOUR, "7 days of virtual time",
     "a week of the machine's life in one script is more than any test needs (a week of "
-    "standby costs about 0.1 s of CPU); beyond it a loop of waits is a mistake",
+    "standby costs well under a second of CPU); beyond it a run of waits is a mistake",
 )  # fmt: skip
 SCRIPT_SIZE = Limit(
     "script size", 1 << 20, "1 MiB of text",
-    "the longest real script is a few kilobytes; a megabyte is ten thousand lines or more, "
-    "and reading more from a file that never ends (`/dev/zero`) must stop somewhere",
+    "the longest real script is a few kilobytes; a megabyte is tens of thousands of lines, and "
+    "reading a file that never ends must stop somewhere (a file that is not a regular file, "
+    "such as `/dev/zero` or a FIFO, is refused before it is read)",
 )  # fmt: skip
 REGEX_TIME = Limit(
     "regular expression time", 100, "0.1 s of wall time per match",
