@@ -167,7 +167,9 @@ def test_console_input_gives_commands_or_refusals_and_holds_little(chunks):
 
 def png(width: int, height: int, body: bytes = b"", bit_depth: int = 1, colour: int = 0) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(body)) + chunk(b"IEND", b"")  # fmt: skip
@@ -251,7 +253,9 @@ def _toml(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return {float("inf"): "inf", float("-inf"): "-inf"}.get(value, "nan" if value != value else repr(value))
+        return {float("inf"): "inf", float("-inf"): "-inf"}.get(
+            value, "nan" if value != value else repr(value)
+        )
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -266,7 +270,7 @@ def settings_text(pairs, entries) -> str:
         tables.setdefault(table, []).append(f"{name} = {_toml(value)}")
     text = "".join(f"[{t}]\n" + "\n".join(lines) + "\n" for t, lines in tables.items())
     for kind, slot, name, number in entries:
-        text += f'[[{kind}]]\nslot = {slot}\nname = {_toml(name)}\nfax = {_toml(number)}\n'
+        text += f"[[{kind}]]\nslot = {slot}\nname = {_toml(name)}\nfax = {_toml(number)}\n"
     return text
 
 
