@@ -94,6 +94,10 @@ STEPS = st.one_of(
     st.integers(0, 260).map(lambda n: f"paper {n}"),
     st.sampled_from(["page.png", "page.png page.png", "junk.png", "folder", "missing.png"]).map(
         lambda p: f"adf load {p}"),
+    # what a session does most: start a job and let it run
+    st.sampled_from(["press COPY", "press FAX", "press SCAN", "press START", "press STOP",
+                     "wait 30s", "wait 2m", "type 5559876", "press FUNCTION", "press SET",
+                     "device branch 5559876", "on branch lcd?", "on branch press START"]),
 )  # fmt: skip
 
 
@@ -120,6 +124,7 @@ def test_any_sequence_of_steps_runs_or_is_refused_and_the_machine_answers(docume
     expectation; never another exception; afterwards the machine still answers."""
     sim = Simulation()
     interp = Interpreter(sim, base_dir=documents, documents=(documents,))
+    started = time.perf_counter()
     try:
         for n, line in enumerate(lines, start=1):
             step = parse_line(line, n)
@@ -132,6 +137,7 @@ def test_any_sequence_of_steps_runs_or_is_refused_and_the_machine_answers(docume
         assert len(run_step(interp, parse_line("lcd?", 99))) == 2  # type: ignore[arg-type]
     finally:
         sim.close()
+    assert time.perf_counter() - started < 60
 
 
 # -- console input -------------------------------------------------------------------------------
