@@ -9,9 +9,7 @@ in a fresh process (median of the runs):
   wall time and peak resident memory (ru_maxrss of the child, read by a wrapper process);
 - `run --headless --relay none --speed max` from start to the first READY on the LCD.
 
-Then the core itself:
-- boot, process: `estudio190f run --headless --speed max` start to READY on the LCD, against a bare
-  `python -c pass` in the same run (ratio).
+Then the core itself, in this process:
 - boot, in process: Simulation() construction to READY (virtual boot included), against building one
   bare transitions HierarchicalMachine with the same states (ratio).
 - replay throughput: key presses per second through the interpreter in max mode (press + 100 ms
@@ -45,44 +43,6 @@ def median_time(fn, runs: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
-
-
-def process_boot() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "estudio190f.panel.cli",
-                "run",
-                "--headless",
-                "--speed",
-                "max",
-                "--relay",
-                "none",
-                "--out",
-                tmp,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        buf = b""
-        fd = proc.stdout.fileno()  # type: ignore[union-attr]
-        while b"READY" not in buf:
-            select.select([fd], [], [], 10)
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            buf += chunk
-        proc.terminate()
-        proc.wait()
-        if b"READY" not in buf:
-            raise RuntimeError("run never showed READY")
-
-
-def bare_python() -> None:
-    subprocess.run([sys.executable, "-c", "pass"], check=True, env=ENV)
 
 
 CLI = [sys.executable, "-m", "estudio190f.panel.cli"]
@@ -215,8 +175,6 @@ def main() -> None:
     if args.startup_only:
         return
 
-    boot_proc = median_time(process_boot, runs)
-    python_start = median_time(bare_python, runs)
     boot_inproc = median_time(Simulation, runs * 3)
     hsm = median_time(bare_hsm, runs * 3)
     press_rates = [presses_per_second(3000) for _ in range(runs)]
@@ -225,10 +183,6 @@ def main() -> None:
 
     press, trig = statistics.median(press_rates), statistics.median(trigger_rates)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, median of {runs}")
-    print(
-        f"boot, process start to READY: {boot_proc * 1000:.0f} ms "
-        f"(bare python start {python_start * 1000:.0f} ms, ratio {boot_proc / python_start:.1f}x)"
-    )
     print(
         f"boot, in process to READY:    {boot_inproc * 1000:.1f} ms "
         f"(one bare HierarchicalMachine {hsm * 1000:.2f} ms, ratio {boot_inproc / hsm:.1f}x)"
