@@ -7,9 +7,10 @@ allowed after `on NAME`). The parser (`parse_line`, `parse_script`), the interpr
 (`scripts/make_docs.py`) all read the one table, `VERBS`. The sub-forms of `expect` and `until`
 (`lcd`, `led`, `state`, `printed`, `journal`) are declared the same way in `CHECKS`.
 
-A runner is a generator: it asks for virtual time to pass (`Advance`, `AdvanceUntil`) and
-returns its result lines; the drivers in `panel.interpreter` run it. Syntax pieces (quoting,
-durations, matchers, limits) are in `panel.syntax`.
+A runner returns its result lines at once, or, for a step that takes virtual time, is a generator
+that asks for time to pass (`Advance`, `AdvanceUntil`) and then returns them; the drivers in
+`panel.interpreter` run it. Syntax pieces (quoting, durations, matchers, limits) are in
+`panel.syntax`.
 """
 
 from __future__ import annotations
