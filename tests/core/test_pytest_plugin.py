@@ -20,6 +20,7 @@ def run_pytest(tmp_path, source: str, *options: str) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
+@pytest.mark.slow  # a pytest of its own in a subprocess
 def test_a_failed_expectation_shows_the_expectation_the_lcd_and_the_last_events(tmp_path):
     proc = run_pytest(
         tmp_path,
@@ -41,6 +42,7 @@ def test_a_failed_expectation_shows_the_expectation_the_lcd_and_the_last_events(
     assert "interpreter.py" not in out and "script.py" not in out and "Traceback" not in out
 
 
+@pytest.mark.slow  # a pytest of its own in a subprocess
 def test_fulltrace_still_shows_the_traceback(tmp_path):
     proc = run_pytest(
         tmp_path,
@@ -54,6 +56,7 @@ def test_fulltrace_still_shows_the_traceback(tmp_path):
     assert "interpreter.py" in proc.stdout
 
 
+@pytest.mark.slow  # a pytest of its own in a subprocess
 def test_until_fails_with_the_same_report_and_a_bad_line_says_why(tmp_path):
     proc = run_pytest(
         tmp_path,
