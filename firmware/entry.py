@@ -49,14 +49,15 @@ class EntryMode:
     keys: str = DIAL_KEYS
     pause: bool = False
     lower: bool = False
+    secret: str = ""  # a masked entry: the secret setting it edits (the recorder writes no secret)
 
     @classmethod
     def digits(cls, keys: str = DIAL_KEYS, pause: bool = False) -> EntryMode:
         return cls("digits", keys, pause)
 
     @classmethod
-    def text(cls, lower: bool) -> EntryMode:
-        return cls("text", lower=lower)
+    def text(cls, lower: bool, secret: str = "") -> EntryMode:
+        return cls("text", lower=lower, secret=secret)
 
 
 def key_for_char(ch: str) -> tuple[str, int]:

@@ -192,7 +192,8 @@ class SettingEditor(Editor):
         if self.setting.kind == "choice":
             return None
         if isinstance(self.entry, TextEntry):
-            return EntryMode.text(self.entry.lower)
+            secret = self.setting.key if self.setting.secret else ""
+            return EntryMode.text(self.entry.lower, secret)
         return EntryMode.digits(self.entry.keys)
 
     def key(self, key: str) -> bool:

@@ -5,11 +5,16 @@ directory). SQLite gives what the battery gives the real machine: a write is all
 so a power cut at any moment leaves either the old or the new value. A file that is not ours
 (foreign or corrupt) is moved aside and the machine starts from factory defaults; the reason is
 kept in `reset_reason` for the firmware to show.
+
+The database holds secrets (the SMTP password): the state directory is made mode 0700 and the
+database file 0600 before SQLite opens it (existing ones lose their group and other bits); SQLite
+gives its journal the database file's mode.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 MAGIC = "estudio190f-nvram"
 VERSION = 1
 FILENAME = "nvram.sqlite"
@@ -34,6 +41,29 @@ CREATE INDEX IF NOT EXISTS records_kind ON records (kind, id);
 
 class NvramError(Exception):
     pass
+
+
+def _private_dir(path: Path) -> None:
+    """The state directory, readable by its owner only."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, path.stat().st_mode & ~0o077 & 0o7777)
+
+
+def _private_file(path: Path) -> None:
+    """The database file made mode 0600 (an existing one loses its group and other bits) before
+    SQLite opens it; so do a journal left by a power cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, FILE_MODE)
+    try:
+        mode = os.fstat(fd).st_mode
+        if mode & 0o077:
+            os.fchmod(fd, mode & 0o700)
+    finally:
+        os.close(fd)
+    for suffix in ("-journal", "-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists() and side.stat().st_mode & 0o077:
+            os.chmod(side, side.stat().st_mode & 0o700)
 
 
 @dataclass
@@ -57,12 +87,14 @@ class Nvram:
             self.db = self._connect(":memory:")
             self._init_schema()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_dir(self.path.parent)
             self.db = self._open_checked(self.path)
 
     # -- opening ------------------------------------------------------------------------
     @staticmethod
     def _connect(where: str) -> sqlite3.Connection:
+        if where != ":memory:":
+            _private_file(Path(where))
         db = sqlite3.connect(where, isolation_level=None)
         db.execute("PRAGMA journal_mode=DELETE")
         db.execute("PRAGMA synchronous=FULL")

@@ -137,6 +137,10 @@ class _InPath:
         return sorted(ends + [p + self.length_mm for p in ends])
 
 
+class PaperLimit(ValueError):
+    """More sheets than the cassette holds (or fewer than none); nothing was loaded."""
+
+
 class PrinterEngine:
     """The engine with its cassette and paper path; registers the printer faults."""
 
@@ -180,7 +184,7 @@ class PrinterEngine:
     def load_paper(self, count: int) -> None:
         """`paper COUNT`: the cassette now holds COUNT sheets."""
         if not 0 <= count <= self.capacity:
-            raise ValueError(f"the cassette holds 0 to {self.capacity} sheets, not {count}")
+            raise PaperLimit(f"the cassette holds 0 to {self.capacity} sheets, not {count}")
         was = self.paper_present
         self.sheets = count
         self.log.emit("printer", "paper", sheets=count)

@@ -2,8 +2,9 @@
 
 The edge around `hw.class1.Class1Modem`: a pty pair (`os.openpty()`, raw), our own copy of the
 slave kept open so that the master never reads EIO when the host program closes and reopens the
-device, a stable symlink LINK to the slave, mode 666 so that HylaFAX (which drops to `uucp`) can
-open it. The master is non-blocking and served by the runner's select loop:
+device, a stable symlink LINK to the slave, mode 0600 (only its owner may open it;
+`--modem-pty-owner uucp` gives it to the user HylaFAX's faxsend drops to). The master is
+non-blocking and served by the runner's select loop:
 - host to modem: read while the interpreter wants input; while it holds back (the transmitter is a
   second of air time ahead) the master is not read, the pty's buffer fills and the host's writes
   wait: that is the modem's flow control;
@@ -38,7 +39,9 @@ MAX_BUFFER = 1 << 20  # bytes kept for a host that does not read
 class Class1Endpoint:
     """One virtual Class 1 modem: its pty, its line (by number) and its AT interpreter."""
 
-    def __init__(self, link: str | Path, number: str, sim: Any, runner: Runner) -> None:
+    def __init__(
+        self, link: str | Path, number: str, sim: Any, runner: Runner, owner: str | None = None
+    ) -> None:
         self.link = str(link)
         self.number = str(number)
         self.runner = runner
@@ -62,7 +65,7 @@ class Class1Endpoint:
         # The number first: a number already on the network is refused before anything is made.
         self.line = sim.network.add_line(self.number, log=None)
         try:
-            self.master, self._slave, self.path = open_linked_pty(self.link, "--modem-pty")
+            self.master, self._slave, self.path = open_linked_pty(self.link, "--modem-pty", owner)
         except BaseException:
             del sim.network.lines[self.number]
             if self._trace_file is not None:
@@ -185,10 +188,13 @@ class Class1Endpoint:
         return f"Class1Endpoint({self.link!r} -> {getattr(self, 'path', '?')}, {self.number})"
 
 
-def open_modem_pty(link: str, number: str, sim: Any, runner: Runner) -> Class1Endpoint:
-    """The hook `panel.cli.start_endpoints` calls for `--modem-pty LINK --modem-number N`."""
+def open_modem_pty(
+    link: str, number: str, sim: Any, runner: Runner, owner: str | None = None
+) -> Class1Endpoint:
+    """The hook `panel.cli.start_endpoints` calls for `--modem-pty LINK --modem-number N`
+    (`--modem-pty-owner USER`: `owner`)."""
     if runner.speed is None:
         print("estudio190f run: --modem-pty with --speed max: virtual time does not wait for the "
               "fax program, which will time out; use realtime or a factor (docs/class1.md)",
               file=sys.stderr)  # fmt: skip
-    return Class1Endpoint(link, number, sim, runner)
+    return Class1Endpoint(link, number, sim, runner, owner)

@@ -1,62 +1,130 @@
-"""The `estudio190f` command (DESIGN.md 3.1): run, replay, relay, console, codec, conformance."""
+"""The `estudio190f` command (DESIGN.md 3.1): run, replay, relay, console, codec, conformance.
+
+Start-up is part of the interface: this module imports nothing heavy at the top. Each subcommand's
+module (and the machine itself, with numpy, the firmware and aiosmtpd) is imported when that
+command runs, and its arguments are declared only when it is the command given, so `--help` and a
+trivial `replay` stay fast (docs/benchmarks.md).
+
+Errors a user can make (a bad path, a bad number, a port out of range) are one line on standard
+error and exit status 2, never a traceback; Ctrl-C during `replay` is exit status 130. A bug
+(an exception nobody expected) is one line naming it and exit status 3; set
+ESTUDIO190F_TRACEBACK=1 to see the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from estudio190f import __version__
-from estudio190f.firmware.settings import SettingsFile, SettingsFileError, load_settings_file
 
-from .interpreter import (
-    ExpectationFailed,
-    Interpreter,
-    Recorder,
-    StepQueue,
-    refusal_reason,
-    run_step,
-)
-from .runner import Runner, parse_speed
-from .script import ScriptError, Step, parse_script
-from .sim import Simulation
+if TYPE_CHECKING:
+    from estudio190f.firmware.settings import SettingsFile
+
+    from .interpreter import Interpreter
+    from .runner import Runner
+    from .script import Step
+    from .sim import Simulation
+
+EXIT_INTERNAL = 3  # a bug: an exception nobody expected
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+MAX_SPEED = 1_000_000.0  # a factor above this is `max` in all but name
+MIN_SPEED = 0.001
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in the paths it names: one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (and a pointer to --help) instead of two."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# name: (help, module declaring its arguments with add_arguments() and running it with run(),
+# or None for the two commands of this module)
+SUBCOMMANDS: dict[str, tuple[str, str | None]] = {
+    "run": ("start the emulator", None),
+    "replay": ("run key scripts in virtual time", None),
+    "relay": ("the loopback test relay alone", "estudio190f.panel.relay"),
+    "console": ("interactive client for the serial console", "estudio190f.panel.console_client"),
+    "codec": ("the machine's T.4/T.6 codec as a tool", "estudio190f.panel.codec_tool"),
+    "conformance": ("run T.30 conformance (TSB85) scripts", "estudio190f.panel.conformance"),
+}
+
+
+# -- argument types -------------------------------------------------------------------------------
 
 
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
     return value
 
 
 def _speed(text: str) -> str:
+    from .runner import parse_speed
+
     try:
-        parse_speed(text)
+        factor = parse_speed(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if factor is not None and not (MIN_SPEED <= factor <= MAX_SPEED):
+        raise argparse.ArgumentTypeError(
+            f"a speed factor is {MIN_SPEED:g} to {MAX_SPEED:,.0f} (or max), not {text[:40]!r}"
+        )
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _number(text: str) -> str:
+    if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        raise argparse.ArgumentTypeError(f"a phone number is 1 to 20 digits, not {text[:40]!r}")
+    return text
+
+
+def _secret(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError("give --secret as KEY=VALUE (e.g. smtp.password=...)")
+    return key, value
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `command`'s own arguments are declared (its module imported)."""
+    parser = OneLineParser(
         prog="estudio190f",
         description="Simulator of the Toshiba e-STUDIO190F plain-paper fax machine.",
     )
     parser.add_argument("--version", action="version", version=f"estudio190f {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    for name, (help_text, module) in SUBCOMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name != command:
+            continue
+        if module is None:
+            (_run_arguments if name == "run" else _replay_arguments)(command_parser)
+        else:
+            mod = __import__(module, fromlist=["add_arguments"])
+            mod.add_arguments(command_parser)
+            command_parser.set_defaults(handler=mod.run)
+    return parser
 
-    run = sub.add_parser("run", help="start the emulator")
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--config", type=Path, help="settings file (TOML) applied over NVRAM")
     run.add_argument("--state", type=Path, help="NVRAM directory (default: memory only)")
     run.add_argument(
@@ -65,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("estudio190f-out"),
         help="output directory (default: ./estudio190f-out)",
     )
-    run.add_argument("--number", help="this machine's phone number (wins over the settings file)")
+    run.add_argument(
+        "--number", type=_number, help="this machine's phone number (wins over the settings file)"
+    )
     run.add_argument("--seed", type=_positive_int, default=0)
     run.add_argument("--headless", action="store_true", help="no window, even with a display")
     run.add_argument("--speed", type=_speed, default="realtime", help="max, realtime or a factor")
@@ -79,7 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--modem-pty", metavar="LINK", help="a Class 1 fax modem on the line, at this pty link"
     )
-    run.add_argument("--modem-number", default="5550100", help="the Class 1 modem's number")
+    run.add_argument(
+        "--modem-number", type=_number, default="5550100", help="the Class 1 modem's number"
+    )
+    run.add_argument(
+        "--modem-pty-owner",
+        metavar="USER",
+        help="give the modem's pty (mode 0600) to this user, e.g. uucp for HylaFAX (needs root)",
+    )
     run.add_argument(
         "--relay",
         choices=("default", "none"),
@@ -87,8 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: start the embedded loopback SMTP relay",
     )
     run.add_argument("--record", type=Path, help="write what the operator did as a key script")
+    run.add_argument(
+        "--documents",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="a folder console clients may load documents from (repeatable; default: the "
+        "current folder)",
+    )
 
-    replay = sub.add_parser("replay", help="run key scripts in virtual time")
+
+def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("scripts", nargs="+", type=Path, metavar="SCRIPT")
     replay.add_argument("--config", type=Path)
     replay.add_argument("--out", type=Path)
@@ -100,36 +186,142 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="default: an embedded loopback SMTP relay for scan-to-email",
     )
-
-    relay = sub.add_parser("relay", help="the loopback test relay alone")
-    _extend(relay, "estudio190f.panel.relay")
-
-    console = sub.add_parser("console", help="interactive client for the serial console")
-    _extend(console, "estudio190f.panel.console_client")
-
-    codec = sub.add_parser("codec", help="the machine's T.4/T.6 codec as a tool")
-    _extend(codec, "estudio190f.panel.codec_tool")
-
-    conformance = sub.add_parser("conformance", help="run T.30 conformance (TSB85) scripts")
-    _extend(conformance, "estudio190f.panel.conformance")
-    return parser
+    replay.add_argument(
+        "--secret",
+        type=_secret,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the value of `type {secret KEY}` in the scripts (repeatable; else the environment "
+        "variable ESTUDIO190F_SECRET_KEY)",
+    )
 
 
-def _extend(parser: argparse.ArgumentParser, module: str) -> None:
-    """Let the module that implements a subcommand declare its own arguments."""
-    mod = __import__(module, fromlist=["add_arguments"])
-    mod.add_arguments(parser)
-    parser.set_defaults(handler=mod.run)
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (top-level options take no values)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args)
-    if args.command == "replay":
-        return cmd_replay(args)
-    return int(args.handler(args))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    args = build_parser(command).parse_args(argv)
+    name = f"estudio190f {args.command}"
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "replay":
+            return cmd_replay(args)
+        return int(args.handler(args))
+    except UsageError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # whoever read our output went away (`| head`): nothing more to say to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        if os.environ.get("ESTUDIO190F_TRACEBACK"):
+            raise
+        print(f"{name}: internal error ({_where(exc)}); ESTUDIO190F_TRACEBACK=1 shows the "
+              "traceback", file=sys.stderr)  # fmt: skip
+        return EXIT_INTERNAL
+
+
+def _where(exc: BaseException) -> str:
+    """`TypeName at file:line` of the innermost frame (no message: it is not vetted for what it
+    may show)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return type(exc).__name__
+    code = tb.tb_frame.f_code
+    return f"{type(exc).__name__} at {Path(code.co_filename).name}:{tb.tb_lineno}"
+
+
+# -- paths named on the command line --------------------------------------------------------------
+
+
+def output_folder(option: str, path: Path) -> Path:
+    """A folder we write into: made if missing; UsageError naming the option if it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"{option} {path}: exists and is not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot make the folder: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write in it")
+    return path
+
+
+def output_file(option: str, path: Path) -> Path:
+    """A file we will write: its folder must exist or be made, and it must not be a folder."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder, not a file")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option} {path}: is not a regular file")
+    try:
+        output_folder(option, path.parent)
+    except UsageError as exc:
+        raise UsageError(f"{option} {path}: its folder: {str(exc).split(': ', 1)[1]}") from None
+    return path
+
+
+def input_folder(option: str, path: Path) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"{option} {path}: no such folder")
+    return path.resolve()
+
+
+def read_text_file(path: Path, limit: int, what: str) -> str:
+    """A regular file's text, at most `limit` bytes; UsageError-free: OSError/ValueError say why.
+
+    Opened without blocking and checked before reading: a FIFO, a device (`/dev/zero`) or a
+    folder is refused, and a file is never read past the limit.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ValueError(f"cannot read {what}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ValueError(f"{what} is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{what} is not a regular file (a pipe or a device)")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"{what} is over the size limit of {limit:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _load_config(path: Path | None) -> SettingsFile | None:
+    if path is None:
+        return None
+    from estudio190f.firmware.settings import SettingsFileError, load_settings_file
+
+    try:
+        read_text_file(path, SETTINGS_FILE_LIMIT, "the settings file")
+    except ValueError as exc:
+        raise UsageError(f"--config {path}: {exc}") from None
+    try:
+        return load_settings_file(path)
+    except SettingsFileError as exc:
+        raise UsageError(f"settings file refused: {exc}") from None
+
+
+SETTINGS_FILE_LIMIT = 1 << 20  # bytes; a settings file is a few hundred
 
 
 # -- replay ------------------------------------------------------------------------------------
@@ -145,18 +337,13 @@ class ScriptResult:
         self.wall_seconds = 0.0
 
 
-def _load_config(path: Path | None) -> SettingsFile | None:
-    if path is None:
-        return None
-    return load_settings_file(path)
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
-    try:
-        settings = _load_config(args.config)
-    except SettingsFileError as exc:
-        print(f"estudio190f replay: settings file refused: {exc}", file=sys.stderr)
-        return 2
+    settings = _load_config(args.config)
+    if args.out is not None:
+        output_folder("--out", args.out)
+    if args.junit is not None:
+        output_file("--junit", args.junit)
+    secrets = dict(args.secret)
     names = _out_names(args.scripts)
     several = len(args.scripts) > 1
     results: list[ScriptResult] = []
@@ -164,9 +351,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out = None
         if args.out is not None:
             out = args.out / name if several else args.out
-        results.append(replay_one(path, settings, out, args.seed, relay=args.relay == "default"))
+        results.append(
+            replay_one(
+                path, settings, out, args.seed, relay=args.relay == "default", secrets=secrets
+            )  # fmt: skip
+        )
     if args.junit is not None:
-        write_junit(args.junit, results)
+        try:
+            write_junit(args.junit, results)
+        except OSError as exc:
+            raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror}") from None
+    if any(r.status == "internal" for r in results):
+        return EXIT_INTERNAL
     if any(r.status == "error" for r in results):
         return 2
     if any(r.status == "failed" for r in results):
@@ -186,14 +382,27 @@ def _out_names(paths: list[Path]) -> list[str]:
 
 
 def replay_one(
-    path: Path, settings: SettingsFile | None, out: Path | None, seed: int, relay: bool = True
+    path: Path,
+    settings: SettingsFile | None,
+    out: Path | None,
+    seed: int,
+    relay: bool = True,
+    secrets: dict[str, str] | None = None,
 ) -> ScriptResult:
+    from .interpreter import ExpectationFailed, Interpreter, run_step
+    from .script import ScriptError, parse_script
+    from .sim import Simulation
+    from .syntax import SCRIPT_SIZE, SCRIPT_TIME
+
     result = ScriptResult(path)
     wall = time.perf_counter()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        result.status, result.message = "error", f"cannot read script: {exc}"
+        text = read_text_file(path, SCRIPT_SIZE.value, "the script")
+    except ValueError as exc:
+        reason = str(exc)
+        if "size limit" in reason:
+            reason = f"the script is over the {SCRIPT_SIZE.name} limit of {SCRIPT_SIZE.shown}"
+        result.status, result.message = "error", reason
         print(f"ERROR {path}: {result.message}", file=sys.stderr)
         return result
     try:
@@ -203,12 +412,13 @@ def replay_one(
         print(f"ERROR {path}:{exc.line}: {exc.message}", file=sys.stderr)
         return result
     sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
-    if relay:
-        sim.start_relay(out / "mail" if out is not None else None)
-    interp = Interpreter(sim, base_dir=path.parent)
     start = sim.clock.now
     step: Step | None = None
     try:
+        if relay:
+            sim.start_relay(out / "mail" if out is not None else None)
+        interp = Interpreter(sim, base_dir=path.parent, secrets=secrets)
+        interp.script_deadline = start + SCRIPT_TIME.value
         for step in steps:
             for line in run_step(interp, step):
                 print(line)
@@ -222,6 +432,15 @@ def replay_one(
         where = exc.line or (step.line if step else 0)
         result.status, result.message = "error", f"line {where}: {exc.message}"
         print(f"ERROR {path}:{where}: {exc.message}", file=sys.stderr)
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        if os.environ.get("ESTUDIO190F_TRACEBACK"):
+            raise
+        where = step.line if step else 0
+        result.status = "internal"
+        result.message = f"line {where}: internal error ({_where(exc)})"
+        print(f"ERROR {path}:{where}: {result.message.split(': ', 1)[1]}", file=sys.stderr)
     finally:
         result.virtual_seconds = (sim.clock.now - start) / 1e6
         sim.close()
@@ -235,8 +454,10 @@ def replay_one(
 
 
 def write_junit(path: Path, results: list[ScriptResult]) -> None:
+    from xml.sax.saxutils import escape, quoteattr  # imports urllib, http, email, ssl: 50 ms
+
     failures = sum(r.status == "failed" for r in results)
-    errors = sum(r.status == "error" for r in results)
+    errors = sum(r.status in ("error", "internal") for r in results)
     total = sum(r.wall_seconds for r in results)
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -260,14 +481,19 @@ def write_junit(path: Path, results: list[ScriptResult]) -> None:
 
 # -- run ---------------------------------------------------------------------------------------
 
+PROMPT_MAX_LINE = 4096  # bytes of one line at the prompt; longer lines are refused, as the console
+
 
 class Prompt:
     """The terminal of a headless `run`: script steps at a prompt, the LCD when it changes."""
 
     def __init__(self, interp: Interpreter, runner: Runner) -> None:
+        from .interpreter import StepQueue
+
         self.interp = interp
         self.runner = runner
         self.buffer = b""
+        self.discarding = False  # inside an overlong line: skip to its end
         self.steps = StepQueue(interp, self._done)
         self.fd = sys.stdin.fileno()
         self.tty = os.isatty(self.fd)
@@ -300,10 +526,18 @@ class Prompt:
         self.buffer += data
         while b"\n" in self.buffer:
             raw, self.buffer = self.buffer.split(b"\n", 1)
+            if self.discarding or len(raw) > PROMPT_MAX_LINE:
+                self.discarding = False
+                print(f"ERR line too long (over {PROMPT_MAX_LINE} bytes)", flush=True)
+                continue
             self.steps.send(raw.decode("utf-8", "replace").rstrip("\r"))
+        if len(self.buffer) > PROMPT_MAX_LINE:
+            self.discarding, self.buffer = True, b""
 
     def _done(self, text: str, step: Step | None, result: list[str] | None,
               error: BaseException | None) -> None:  # fmt: skip
+        from .interpreter import refusal_reason
+
         if error is not None:
             print(f"ERR {refusal_reason(error)}", flush=True)
         elif step is not None:
@@ -314,34 +548,59 @@ class Prompt:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    try:
-        settings = _load_config(args.config)
-    except SettingsFileError as exc:
-        print(f"estudio190f run: settings file refused: {exc}", file=sys.stderr)
-        return 2
+    import sqlite3
+    from datetime import datetime
+
+    from .interpreter import Interpreter, Recorder
+    from .runner import Runner, parse_speed
+    from .sim import Simulation
+
+    settings = _load_config(args.config)
+    output_folder("--out", args.out)
+    if args.state is not None:
+        output_folder("--state", args.state)
+    if args.record is not None:
+        output_file("--record", args.record)
+    documents = tuple(input_folder("--documents", d) for d in args.documents or [Path.cwd()])
+    if args.serial:
+        from .console import parse_endpoint
+
+        for spec in args.serial:  # every one checked before anything is opened
+            try:
+                parse_endpoint(spec)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
     speed = parse_speed(args.speed)
     start_time = datetime.now().replace(second=0, microsecond=0)  # the one wall-clock read
-    sim = Simulation(
-        seed=args.seed,
-        out_dir=args.out,
-        state_dir=args.state,
-        settings_file=settings,
-        number=args.number,
-        start_time=start_time,
-    )
+    try:
+        sim = Simulation(
+            seed=args.seed,
+            out_dir=args.out,
+            state_dir=args.state,
+            settings_file=settings,
+            number=args.number,
+            start_time=start_time,
+        )
+    except (OSError, sqlite3.Error) as exc:
+        where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{where}: cannot use it: {reason}") from None
     runner = Runner(sim.clock, speed)
+    stop_signals(runner)  # from here on SIGTERM is a clean shutdown, also during start-up
     interp = Interpreter(sim, base_dir=Path.cwd())
-    if args.record is not None:
-        interp.recorder = Recorder(args.record, sim.clock)
     endpoints: list[Any] = []
     announced: list[str] = []  # the endpoint lines printed at start, for the window's status strip
     status = 0
     try:
-        endpoints = start_endpoints(args, sim, runner, interp, settings, announced)
-    except (OSError, ValueError) as exc:
-        print(f"estudio190f run: {exc}", file=sys.stderr)
-        status = 2
-    if status == 0:
+        if args.record is not None:
+            try:
+                interp.recorder = Recorder(args.record, sim.clock)
+            except OSError as exc:
+                raise UsageError(f"--record {args.record}: cannot write: {exc.strerror}") from None
+        try:
+            endpoints = start_endpoints(args, sim, runner, interp, settings, announced, documents)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
         print(
             f"machine {sim.main.number} ready; output in {args.out}"
             + (
@@ -351,7 +610,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             ),
             flush=True,
         )
-        stop_signals(runner)
         window = None
         if not args.headless and os.environ.get("DISPLAY"):
             window = start_window(sim, runner, interp, announced)
@@ -361,16 +619,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner.run()
         except KeyboardInterrupt:
             pass
-    # Clean shutdown: NVRAM is already consistent (every write is a transaction); close the edges.
-    for endpoint in reversed(endpoints):
-        try:
-            endpoint.close()
-        except Exception as exc:  # keep shutting the rest down
-            print(f"estudio190f run: closing {endpoint}: {exc}", file=sys.stderr)
-    if interp.recorder is not None:
-        interp.recorder.close()
-    sim.main.board.log.emit("runner", "shutdown")
-    sim.close()
+    except UsageError as exc:
+        print(f"estudio190f run: {exc}", file=sys.stderr)
+        status = 2
+    finally:
+        # Clean shutdown: NVRAM is already consistent (every write is a transaction); close the
+        # edges.
+        for endpoint in reversed(endpoints):
+            try:
+                endpoint.close()
+            except Exception as exc:  # keep shutting the rest down
+                print(f"estudio190f run: closing {endpoint}: {exc}", file=sys.stderr)
+        if interp.recorder is not None:
+            interp.recorder.close()
+        sim.main.board.log.emit("runner", "shutdown")
+        sim.close()
     return status
 
 
@@ -391,9 +654,11 @@ def start_endpoints(
     interp: Interpreter,
     settings: SettingsFile | None,
     announced: list[str] | None = None,
+    documents: tuple[Path, ...] | None = None,
 ) -> list[Any]:
     """Serial endpoints, the Class 1 modem and the relay; each prints its line (DESIGN.md 3.1),
-    which is also added to `announced` when given."""
+    which is also added to `announced` when given. Console clients may load documents only from
+    `documents` (default: the interpreter's folder)."""
     endpoints: list[Any] = []
 
     def announce(line: str) -> None:
@@ -401,27 +666,30 @@ def start_endpoints(
         if announced is not None:
             announced.append(line)
 
-    if args.relay == "default":
-        relay = sim.start_relay(args.out / "mail")
-        announce(f"relay smtp 127.0.0.1:{relay.port}")
-    for spec in args.serial:
-        from .console import open_endpoint
+    try:
+        if args.relay == "default":
+            relay = sim.start_relay(args.out / "mail")
+            announce(f"relay smtp 127.0.0.1:{relay.port}")
+        for spec in args.serial:
+            from .console import open_endpoint
 
-        try:
-            endpoint = open_endpoint(spec, sim, runner, interp)
-        except BaseException:
-            # the caller never sees the list: close what is open (a pty symlink, a listener)
-            for opened in reversed(endpoints):
-                opened.close()
-            raise
-        endpoints.append(endpoint)
-        announce(endpoint.describe())
-    if args.modem_pty:
-        from .class1 import open_modem_pty
+            endpoint = open_endpoint(spec, sim, runner, interp, documents=documents)
+            endpoints.append(endpoint)
+            announce(endpoint.describe())
+        if args.modem_pty:
+            from .class1 import open_modem_pty
 
-        modem = open_modem_pty(args.modem_pty, args.modem_number, sim, runner)
-        endpoints.append(modem)
-        announce(f"modem pty {modem.link} number {args.modem_number}")
+            modem = open_modem_pty(
+                args.modem_pty, args.modem_number, sim, runner,
+                owner=getattr(args, "modem_pty_owner", None),
+            )  # fmt: skip
+            endpoints.append(modem)
+            announce(f"modem pty {modem.link} number {args.modem_number}")
+    except BaseException:
+        # the caller never sees the list: close what is open (a pty symlink, a listener)
+        for opened in reversed(endpoints):
+            opened.close()
+        raise
     return endpoints
 
 

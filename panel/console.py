@@ -26,6 +26,7 @@ import termios
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import serial.rfc2217 as rfc2217
@@ -547,6 +548,7 @@ class Connection:
         feed: EventFeed,
         on_closed: Callable[[Connection], None] | None = None,
         ends_at_eof: bool = True,
+        documents: tuple[Path, ...] | None = None,
     ) -> None:
         self.transport = transport
         self.sim = sim
@@ -555,7 +557,12 @@ class Connection:
         self.on_closed = on_closed
         self.ends_at_eof = ends_at_eof
         self.session = ConsoleSession()
-        self.interp = Interpreter(sim, base_dir=template.base_dir)
+        # A client may load documents only from the document folders (run --documents; by
+        # default the folder run started in): it must not make the machine read any file the
+        # owner can read.
+        if documents is None:
+            documents = (template.base_dir or Path.cwd(),)
+        self.interp = Interpreter(sim, base_dir=template.base_dir, documents=documents)
         self.interp.recorder = template.recorder  # `run --record` records console steps too
         self.interp.on_events = self._set_events
         self.wire = bytearray()  # bytes encoded for the transport, not yet sent
@@ -758,12 +765,17 @@ class PtyEndpoint:
     """`pty[:LINK]`: one console on a pty, for as long as the machine runs.
 
     The slave side is set raw (no echo, no line discipline) and kept open here, so reading the
-    master never fails when a client closes; it is mode 666 and LINK, when given, is a symlink
-    to it that stays the same from run to run.
+    master never fails when a client closes; it is mode 0600 (only the user running the machine
+    may drive it) and LINK, when given, is a symlink to it that stays the same from run to run.
     """
 
     def __init__(
-        self, link: str | None, sim: Simulation, runner: Runner, template: Interpreter
+        self,
+        link: str | None,
+        sim: Simulation,
+        runner: Runner,
+        template: Interpreter,
+        documents: tuple[Path, ...] | None = None,
     ) -> None:
         self.link = os.path.abspath(link) if link else None
         try:
@@ -772,7 +784,9 @@ class PtyEndpoint:
             raise OSError(f"--serial pty:{link}: cannot make the link: {exc.strerror}") from None
         self.feed = EventFeed(sim, runner)
         transport = PtyTransport(self.master)
-        self.connection = Connection(transport, sim, runner, template, self.feed, ends_at_eof=False)
+        self.connection = Connection(
+            transport, sim, runner, template, self.feed, ends_at_eof=False, documents=documents
+        )
         transport.on_flush = self._flushed
         self.connection.start()
 
@@ -796,9 +810,16 @@ class SocketEndpoint:
     """`tcp:PORT` (raw bytes) or `rfc2217:PORT`: a listener on 127.0.0.1, several clients."""
 
     def __init__(
-        self, kind: str, port: int, sim: Simulation, runner: Runner, template: Interpreter
+        self,
+        kind: str,
+        port: int,
+        sim: Simulation,
+        runner: Runner,
+        template: Interpreter,
+        documents: tuple[Path, ...] | None = None,
     ) -> None:
         self.kind = kind
+        self.documents = documents
         self.sim = sim
         self.runner = runner
         self.template = template
@@ -839,8 +860,9 @@ class SocketEndpoint:
             else:
                 transport = SocketTransport(sock)
             connection = Connection(
-                transport, self.sim, self.runner, self.template, self.feed, on_closed=self._closed
-            )
+                transport, self.sim, self.runner, self.template, self.feed,
+                on_closed=self._closed, documents=self.documents,
+            )  # fmt: skip
             if isinstance(transport, Rfc2217Transport):
                 transport.attach(connection)
             self.connections.append(connection)
@@ -872,17 +894,24 @@ def parse_endpoint(spec: str) -> tuple[str, str | int | None]:
             raise ValueError("--serial pty:LINK needs a path after the colon")
         return "pty", rest or None
     if kind in ("tcp", "rfc2217"):
-        if not rest.isdigit() or int(rest) > 65535:
-            raise ValueError(f"--serial {kind}:PORT needs a port number 0-65535, not {rest!r}")
+        if not (rest.isascii() and rest.isdigit() and len(rest) <= 5) or int(rest) > 65535:
+            raise ValueError(f"--serial {kind}:PORT needs a port number 0-65535, not {rest[:40]!r}")
         return kind, int(rest)
     raise ValueError(f"--serial {spec!r}: write pty[:LINK], tcp:PORT or rfc2217:PORT")
 
 
-def open_endpoint(spec: str, sim: Simulation, runner: Runner, interp: Interpreter) -> Endpoint:
-    """Open one `--serial` endpoint on the runner's select loop (see `describe()` for its line)."""
+def open_endpoint(
+    spec: str,
+    sim: Simulation,
+    runner: Runner,
+    interp: Interpreter,
+    documents: tuple[Path, ...] | None = None,
+) -> Endpoint:
+    """Open one `--serial` endpoint on the runner's select loop (see `describe()` for its line).
+    Its clients may load documents from `documents` only (default: the interpreter's folder)."""
     kind, where = parse_endpoint(spec)
     if kind == "pty":
         assert where is None or isinstance(where, str)
-        return PtyEndpoint(where, sim, runner, interp)
+        return PtyEndpoint(where, sim, runner, interp, documents)
     assert isinstance(where, int)
-    return SocketEndpoint(kind, where, sim, runner, interp)
+    return SocketEndpoint(kind, where, sim, runner, interp, documents)

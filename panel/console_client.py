@@ -12,6 +12,7 @@ answered OK, 1 when one answered ERR, 2 when the console could not be reached or
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -21,6 +22,16 @@ import serial
 
 EXIT_OK, EXIT_ERR, EXIT_FAILED = 0, 1, 2
 PROMPT = "console> "
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"a number of seconds, 0 or more, not {text[:40]!r}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="longest wait for one answer, in wall seconds (0: no limit; default 60)",

@@ -9,11 +9,21 @@ feeder's 216 mm is taken as scaled down to that width (the file's resolution was
 A path that does not exist is the caller's error (`FileNotFoundError`). A file that exists but
 gives no image (not an image, truncated, a decompression bomb, zero width or height) becomes a
 sheet that carries the reason: the machine reports CHECK DOCUMENT for it and loses nothing else.
+
+Before anything is decoded, every page is checked against the feeder's physical limits from the
+file's header alone (`check_document`): a page longer than `MAX_LENGTH_MM` once its width is
+fitted to the feeder's 216 mm, or a file of more pages than any feeder holds, is refused with
+`DocumentRefused`, whose message names the limit (docs/scripts.md, Limits, says where they come
+from). So a 1 x 80,000,000-pixel PNG costs a header read, not gigabytes; and at most one page is being
+decoded at any time, each at most `MAX_PIXELS` pixels.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,23 +34,83 @@ from estudio190f.hw.document import MAX_WIDTH_MM, Sheet
 MM_PER_INCH = 25.4
 # Pillow's own decompression-bomb threshold (about 89 Mpixel): a Legal page at 1200 dpi is 81 M.
 MAX_PIXELS = 89_478_485
-# More pages than the largest feeder (50) holds is refused by the feeder; reading stops there.
-MAX_PAGES_PER_FILE = 51
+# The largest feeder the settings allow holds 50 sheets (feeder.capacity): a file of more pages
+# is refused before its pages are read.
+MAX_PAGES_PER_FILE = 50
+# The longest original the feeder takes: 600 mm. Not in our sources, a choice (docs/scripts.md,
+# Limits): Legal is 356 mm; the rest is room for long originals, with a page's scan bounded.
+MAX_LENGTH_MM = 600.0
 # Resolutions outside this range are taken as missing (1 dpi, 1e6 dpi are not paper).
 DPI_RANGE = (10.0, 10_000.0)
 
 
+class DocumentRefused(ValueError):
+    """A file the feeder cannot take: the message names the limit (one line)."""
+
+
 def load_sheets(path: str | Path) -> list[Sheet]:
-    """Every page of the file at `path` as a sheet, in order."""
+    """Every page of the file at `path` as a sheet, in order (checked first: `check_document`)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"a directory, not a document: {path}")
+    check_document(path)
     try:
         return _read(path)
     except Exception as exc:  # noqa: BLE001 - image decoders raise anything; the paper stays paper
         return [Sheet.unreadable(path.name, _reason(exc))]
+
+
+def check_document(path: str | Path) -> int:
+    """The number of sheets the file at `path` makes, from its header alone; `DocumentRefused`
+    if the feeder cannot take it (`FileNotFoundError`, `IsADirectoryError` for no file)."""
+    path = Path(path)
+    mode = os.stat(path).st_mode  # FileNotFoundError for no such file
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"a directory, not a document: {path}")
+    if not stat.S_ISREG(mode):
+        raise DocumentRefused(f"{path.name} is not a regular file")
+    pages = 0
+    try:
+        for name, cols, rows, info in _headers(path):
+            pages += 1
+            if pages > MAX_PAGES_PER_FILE:
+                raise DocumentRefused(
+                    f"{path.name} has more than {MAX_PAGES_PER_FILE} pages; the largest feeder "
+                    f"holds {MAX_PAGES_PER_FILE} sheets"
+                )
+            if cols <= 0 or rows <= 0:
+                continue  # no image: a sheet the machine reports (CHECK DOCUMENT)
+            width, length = physical_size(info, cols, rows)
+            if length > MAX_LENGTH_MM:
+                raise DocumentRefused(
+                    f"{name} is {_mm(length)} long at {_mm(width)} wide; the feeder takes "
+                    f"originals up to {MAX_LENGTH_MM:.0f} mm long"
+                )
+    except DocumentRefused:
+        raise
+    except Exception:  # noqa: BLE001 - not an image, or broken: one sheet that reads as such
+        return max(pages, 1)
+    return max(pages, 1)
+
+
+def _mm(value: float) -> str:
+    return f"{value:,.0f} mm"
+
+
+def _headers(path: Path) -> Iterator[tuple[str, int, int, dict]]:
+    """(name, columns, rows, info) of each page, without decoding a pixel."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(path) as img:  # Pillow refuses a bomb of over 2 x MAX_PIXELS here
+            index = 0
+            while True:
+                cols, rows = img.size
+                yield f"{path.name}#{index + 1}" if index else path.name, cols, rows, img.info
+                index += 1
+                if index > MAX_PAGES_PER_FILE:
+                    return
+                try:
+                    img.seek(index)
+                except EOFError:
+                    return
 
 
 def _reason(exc: Exception) -> str:

@@ -1,307 +1,90 @@
 """The one key-script interpreter behind `replay`, the serial console, the prompt of `run`, the
 window and the pytest plugin.
 
-A step runs as a generator that asks for virtual time to pass (`Advance`, `AdvanceUntil`) and
+The verbs and their runners are declared in `panel.script` (`VERBS`); this module runs them.
+A step's runner is a generator that asks for virtual time to pass (`Advance`, `AdvanceUntil`) and
 returns its result lines. Two drivers run it: `run_step` advances the clock directly (replay,
 tests: as fast as possible), and `StepTask` resumes it from clock events (the real-time runner,
 where the clock follows the wall clock). Either way a step ends when the machine has reacted to
-it: every event due at that instant has run. `StepQueue` runs typed or clicked lines one after
-another through `StepTask` (the prompt of `run`, the window).
+it: every event due at that instant has run. Both enforce the limits on work (docs/scripts.md):
+a step may not run past `STEP_TIME`, nor a script past its deadline (`SCRIPT_TIME` under
+replay). `StepQueue` runs typed or clicked lines one after another through `StepTask` (the
+prompt of `run`, the window). `Recorder` writes what the operator did as a script, without
+secrets.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import deque
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from estudio190f.firmware.control_panel import PRESS_TIME
-from estudio190f.firmware.entry import EntryMode, key_for_char
 from estudio190f.firmware.journal import JournalEntry
 from estudio190f.hw.clock import Clock, Timer
-from estudio190f.hw.faults import FaultNotAvailable
 
-from .script import QUERIES, ScriptError, Step, format_duration, parse_line
-from .sim import BOOT_LIMIT, Machine, Simulation
+from .script import (
+    VERBS,
+    Advance,
+    AdvanceUntil,
+    ExpectationFailed,
+    StepRun,
+    format_duration,
+    help_lines,
+    journal_lines,
+    parse_line,
+    run_verb,
+)
+from .sim import Machine, Simulation
+from .syntax import SCRIPT_TIME, STEP_TIME, Limit, ScriptError, Step, quote
 
-HELP = """\
-clock YYYY-MM-DD HH:MM          set the machine's date and time
-adf load PATH [PATH ...]        put pages in the feeder
-paper COUNT                     sheets in the cassette
-press KEY [KEY ...]             press keys (100 ms each)
-type TEXT                       keypad characters; letters where the screen takes text
-hold KEY DURATION               hold a key
-wait DURATION                   let virtual time pass (500ms, 5s, 2m, 1h)
-expect lcd TEXT|/REGEX/ [line 1|2]
-expect led NAME on|off|blink
-expect state TEXT
-expect printed COUNT
-expect journal TEXT|/REGEX/
-until lcd|led|state|printed|journal ... within DURATION
-fault NAME | clear NAME         printer.jam printer.no_paper printer.cover_open adf.jam
-                                line.busy line.no_answer line.drop line.noise relay.down
-power off | power on
-device NAME NUMBER              another machine on the same line
-on NAME STEP                    run one step on that machine
-lcd? led? state? time? printed? journal?
-events on|off                   push '! ' lines (console)
-help                            this list"""
-
-
-@dataclass
-class Advance:
-    ticks: int
-
-
-@dataclass
-class AdvanceUntil:
-    predicate: Callable[[], bool]
-    limit: int
-
-
-Request = Advance | AdvanceUntil
-StepRun = Generator[Request, None, list[str]]
-
-
-class ExpectationFailed(Exception):
-    def __init__(self, step: Step, message: str, machine: Machine) -> None:
-        super().__init__(message)
-        self.step = step
-        self.message = message
-        self.lcd = machine.lcd_lines()
-        self.leds = machine.leds()
-        self.state = machine.state()
-        self.time = machine.board.rtc.now().strftime("%Y-%m-%d %H:%M:%S")
-        self.machine = machine.name
-
-    def report(self) -> str:
-        leds = ", ".join(f"{k} {v}" for k, v in self.leds.items())
-        who = f" on {self.machine}" if self.machine != "main" else ""
-        return (
-            f"  expected{who}: {self.message}\n"
-            f"  LCD   |{self.lcd[0]:<20}|\n"
-            f"        |{self.lcd[1]:<20}|\n"
-            f"  LEDs  {leds}\n"
-            f"  state {self.state}   time {self.time}"
-        )
+__all__ = [
+    "Advance", "AdvanceUntil", "ExpectationFailed", "Interpreter", "JournalLines", "Recorder",
+    "StepQueue", "StepTask", "help_lines", "journal_lines", "refusal_reason", "run_step",
+]  # fmt: skip
 
 
 class Interpreter:
-    def __init__(self, sim: Simulation, base_dir: Path | None = None) -> None:
+    """Runs steps on a simulation; what the runners of `panel.script` may use (`StepContext`).
+
+    `documents`: the folders `adf load` may read (a console's confinement, `run --documents`);
+    None lets it read anywhere (replay, the prompt, the window: the operator's own files).
+    `secrets`: values for `type {secret KEY}` (`replay --secret KEY=VALUE`).
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        base_dir: Path | None = None,
+        *,
+        documents: tuple[Path, ...] | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
         self.sim = sim
         self.base_dir = base_dir
+        self.documents = tuple(d.resolve() for d in documents) if documents is not None else None
+        self.secrets: Mapping[str, str] = dict(secrets or {})
         self.printed_base: dict[str, int] = {n: m.printed_count() for n, m in sim.machines.items()}
         self.on_events: Callable[[bool], None] | None = None
         self.recorder: Recorder | None = None
+        # The virtual instant a script must not pass (replay sets it: SCRIPT_TIME from its start).
+        self.script_deadline: int | None = None
 
-    # -- entry points ---------------------------------------------------------------------
     def parse(self, text: str, line: int = 0) -> Step | None:
         return parse_line(text, line)
 
     def execute(self, step: Step) -> StepRun:
-        if step.verb != "on":
-            return (yield from self._run(step, self.sim.main))
-        assert step.inner is not None
-        step.inner.line = step.line
-        try:
-            machine = self.sim.machine(step.target)
-        except KeyError as exc:
-            raise ScriptError(str(exc.args[0]), step.line) from None
-        return (yield from self._run(step.inner, machine))
+        return run_verb(self, step, self.sim.main)
 
-    # -- verbs ----------------------------------------------------------------------------
-    def _run(self, step: Step, m: Machine) -> StepRun:
-        verb, a = step.verb, step.args
-        try:
-            if verb == "press":
-                for key in a["keys"]:
-                    yield from self._press(m, key)
-                return []
-            if verb == "hold":
-                m.press(a["key"])
-                yield Advance(a["duration"])
-                m.release(a["key"])
-                return []
-            if verb == "type":
-                yield from self._type(step, m, a["text"])
-                return []
-            if verb == "wait":
-                yield Advance(a["duration"])
-                return []
-            if verb == "expect":
-                ok, message = self._check(step, m)
-                if not ok:
-                    raise ExpectationFailed(step, message, m)
-                return []
-            if verb == "until":
-                if not self._check(step, m)[0]:
-                    watch = JournalLines(m) if a["what"] == "journal" else None
-                    try:
-                        yield AdvanceUntil(lambda: self._check(step, m, watch)[0], a["within"])
-                    finally:
-                        if watch is not None:
-                            watch.close()
-                    ok, message = self._check(step, m)
-                    if not ok:
-                        raise ExpectationFailed(
-                            step, f"{message} within {format_duration(a['within'])}", m
-                        )
-                return []
-            if verb == "clock":
-                m.set_clock(a["when"])
-                return []
-            if verb == "power":
-                m.power(a["on"])
-                return []
-            if verb in ("fault", "clear"):
-                m.fault(a["fault"], verb == "fault")
-                return []
-            if verb == "adf":
-                a["resolved"] = [self._path(step, p) for p in a["paths"]]
-                m.load_documents(a["resolved"])
-                return []
-            if verb == "paper":
-                m.load_paper(a["count"])
-                return []
-            if verb == "device":
-                yield from self._device(step)
-                return []
-            if verb in QUERIES:
-                return self._query(verb, m)
-            if verb == "events":
-                if self.on_events is None:
-                    raise ScriptError("events is a console command", step.line)
-                self.on_events(a["on"])
-                return []
-            if verb == "help":
-                return HELP.splitlines()
-        except FaultNotAvailable as exc:
-            raise ScriptError(str(exc), step.line) from None
-        except KeyError as exc:
-            raise ScriptError(str(exc.args[0]) if exc.args else str(exc), step.line) from None
-        raise ScriptError(f"verb {verb!r} is not implemented", step.line)
+    def watch_journal(self, m: Machine) -> JournalLines:
+        return JournalLines(m)
 
-    def _press(self, m: Machine, key: str) -> StepRun:
-        m.press(key)
-        yield Advance(PRESS_TIME)
-        m.release(key)
-        return []
-
-    def _type(self, step: Step, m: Machine, text: str) -> StepRun:
-        """The keys that enter `text` on the screen shown, asked again before each character:
-        the first digit in FAX standby opens number entry, and the rest goes there."""
-        previous = None
-        for ch in text:
-            mode = m.firmware.panel.entry_mode()
-            if mode is None:
-                raise ScriptError(
-                    f"type: this screen takes no text or numbers (state {m.state()})", step.line
-                )
-            if mode.kind == "digits":
-                previous = None
-                yield from self._press(m, self._digit_key(step, mode, ch))
-                continue
-            try:
-                key, taps = key_for_char(ch)
-            except ValueError as exc:
-                raise ScriptError(f"type: {exc}", step.line) from None
-            if ch.isalpha() and ch.islower() != mode.lower:
-                yield from self._press(m, "#")
-                previous = None
-            if key == previous:
-                yield from self._press(m, "RIGHT")
-            for _ in range(taps):
-                yield from self._press(m, key)
-            previous = key
-        return []
-
-    @staticmethod
-    def _digit_key(step: Step, mode: EntryMode, ch: str) -> str:
-        if ch in mode.keys:
-            return ch
-        if ch in "Pp," and mode.pause:
-            return "REDIAL_PAUSE"
-        what = "digits" if mode.keys.isdigit() else "digits, * and #"
-        pause = " and P for a pause" if mode.pause else ""
-        raise ScriptError(f"type: {ch!r} cannot be entered here ({what}{pause})", step.line)
-
-    def _device(self, step: Step) -> StepRun:
-        name, number = step.args["name"], step.args["number"]
-        if name in self.sim.machines:
-            raise ScriptError(f"a machine named {name!r} exists already", step.line)
-        try:
-            machine = self.sim.add_machine(name, number=number, boot=False)
-        except ValueError as exc:
-            raise ScriptError(f"device {name}: {exc}", step.line) from None
-        machine.power(True)
-        yield AdvanceUntil(machine.ready, BOOT_LIMIT)
-        if not machine.ready():
-            raise ScriptError(f"device {name} did not start", step.line)
-        machine.set_clock(self.sim.main.board.rtc.now())
-        self.printed_base[name] = machine.printed_count()
-        return []
-
-    def _path(self, step: Step, raw: str) -> Path:
-        path = Path(raw).expanduser()
-        candidates = [path] if path.is_absolute() else [
-            *( [self.base_dir / path] if self.base_dir is not None else [] ), Path.cwd() / path,
-        ]  # fmt: skip
-        for candidate in candidates:
-            if candidate.exists():
-                return candidate.resolve()
-        raise ScriptError(f"adf load: no such file {raw!r}", step.line)
-
-    # -- expectations -----------------------------------------------------------------------
-    def _check(
-        self, step: Step, m: Machine, journal: JournalLines | None = None
-    ) -> tuple[bool, str]:
-        """Whether an expectation holds, and what it expects; `journal` (during an `until`) saves
-        reading the journal again while it has not changed."""
-        a = step.args
-        what = a["what"]
-        if what == "lcd":
-            lines = m.lcd_lines()
-            which = a["lcd_line"]
-            candidates = [lines[which - 1]] if which else lines
-            where = f" on line {which}" if which else ""
-            return any(
-                a["matcher"].matches(x) for x in candidates
-            ), f"LCD shows {a['matcher']}{where}"
-        if what == "led":
-            actual = m.leds()[a["led"]]
-            return actual == a["state"], f"LED {a['led']} {a['state']} (it is {actual})"
-        if what == "state":
-            actual = m.state()
-            return a["text"] in actual, f"state contains {a['text']!r} (it is {actual})"
-        if what == "printed":
-            count = m.printed_count() - self.printed_base.get(m.name, 0)
-            return count == a["count"], f"{a['count']} sheets printed (there are {count})"
-        if what == "journal":
-            lines = journal.lines() if journal is not None else journal_lines(m)
-            return any(a["matcher"].matches(x) for x in lines), f"journal has {a['matcher']}"
-        raise ScriptError(f"cannot check {what}", step.line)
-
-    def _query(self, verb: str, m: Machine) -> list[str]:
-        if verb == "lcd?":
-            return m.lcd_lines()
-        if verb == "led?":
-            return [f"{k} {v}" for k, v in m.leds().items()]
-        if verb == "state?":
-            return [m.state()]
-        if verb == "time?":
-            return [m.board.rtc.now().strftime("%Y-%m-%d %H:%M:%S")]
-        if verb == "printed?":
-            return [str(m.printed_count() - self.printed_base.get(m.name, 0))]
-        if verb == "journal?":
-            return journal_lines(m)
-        return []
-
-
-def journal_lines(m: Machine) -> list[str]:
-    """The machine's journal, one line an entry, as `journal?` shows it."""
-    return [e.line() for e in m.firmware.journal.entries()]
+    def deadline(self, start: int) -> tuple[int, Limit]:
+        """The instant a step begun at `start` must end by, and the limit that sets it."""
+        step_end = start + STEP_TIME.value
+        if self.script_deadline is not None and self.script_deadline < step_end:
+            return self.script_deadline, SCRIPT_TIME
+        return step_end, STEP_TIME
 
 
 class JournalLines:
@@ -325,9 +108,7 @@ class JournalLines:
         return self._lines
 
     def close(self) -> None:
-        listeners = self.machine.firmware.journal.listeners
-        if self._added in listeners:
-            listeners.discard(self._added)
+        self.machine.firmware.journal.listeners.discard(self._added)
 
 
 def refusal_reason(error: BaseException) -> str:
@@ -340,6 +121,14 @@ def refusal_reason(error: BaseException) -> str:
     return f"internal error ({type(error).__name__})"
 
 
+def _over(step: Step, limit: Limit, start: int, clock: Clock) -> ScriptError:
+    ran = format_duration(clock.now - start)
+    return ScriptError(
+        f"{step.verb}: stopped after {ran}: over the {limit.name} limit of {limit.shown}",
+        step.line,
+    )
+
+
 # -- drivers ------------------------------------------------------------------------------------
 
 
@@ -347,20 +136,37 @@ def run_step(interp: Interpreter, step: Step) -> list[str]:
     """Run a step to its end, advancing the clock as fast as possible."""
     clock = interp.sim.clock
     start = clock.now
+    deadline, limit = interp.deadline(start)
+    if interp.recorder is not None:
+        interp.recorder.begin(step, _machine_of(interp, step))
     gen = interp.execute(step)
     try:
         request = next(gen)
         while True:
+            allowed = deadline - clock.now
             if isinstance(request, Advance):
+                if request.ticks > allowed:
+                    clock.advance(max(0, allowed))
+                    request = gen.throw(_over(step, limit, start, clock))
+                    continue
                 clock.advance(request.ticks)
-            else:
-                clock.advance(request.limit, stop=request.predicate)
+            elif not clock.advance(min(request.limit, max(0, allowed)), stop=request.predicate):
+                if request.limit > allowed:
+                    request = gen.throw(_over(step, limit, start, clock))
+                    continue
             request = gen.send(None)
     except StopIteration as stop:
         clock.run_due()
         if interp.recorder is not None:
-            interp.recorder.record(step, start, clock.now)
+            interp.recorder.record(step, start, clock.now, _machine_of(interp, step))
         return list(stop.value or [])
+
+
+def _machine_of(interp: Interpreter, step: Step) -> Machine | None:
+    try:
+        return interp.sim.machine(step.target)
+    except KeyError:
+        return None
 
 
 class StepTask:
@@ -378,29 +184,45 @@ class StepTask:
         self.done = done
         self.gen = interp.execute(step)
         self.start_time = self.clock.now
+        self.deadline, self.limit = interp.deadline(self.start_time)
         self._timer: Timer | None = None
         self._until: AdvanceUntil | None = None
+        self._over = False  # the step's deadline came before its request was met
 
     def start(self) -> None:
+        if self.interp.recorder is not None:
+            self.interp.recorder.begin(self.step, _machine_of(self.interp, self.step))
         self._resume()
 
     def _resume(self) -> None:
         self._timer = None
         try:
-            request = next(self.gen)
+            if self._over:
+                self._over = False
+                request = self.gen.throw(_over(self.step, self.limit, self.start_time, self.clock))
+            else:
+                request = next(self.gen)
         except StopIteration as stop:
             return self._settle(list(stop.value or []))
         except Exception as exc:  # ScriptError, ExpectationFailed, or a bug: report it
             return self._finish(None, exc)
+        allowed = max(0, self.deadline - self.clock.now)
         if isinstance(request, Advance):
-            self._timer = self.clock.call_later(request.ticks, self._resume, label="step")
+            if request.ticks > allowed:
+                self._over = True
+            ticks = min(request.ticks, allowed)
+            self._timer = self.clock.call_later(ticks, self._resume, label="step")
         else:
             self._until = request
+            if request.limit > allowed:
+                self._over = True
             self.clock.after_event.append(self._check_until)
-            self._timer = self.clock.call_later(request.limit, self._until_over, label="until")
+            limit = min(request.limit, allowed)
+            self._timer = self.clock.call_later(limit, self._until_over, label="until")
 
     def _check_until(self) -> None:
         if self._until is not None and self._until.predicate():
+            self._over = False  # it held in time
             self._until_over()
 
     def _until_over(self) -> None:
@@ -413,12 +235,14 @@ class StepTask:
 
     def _settle(self, result: list[str]) -> None:
         # The step ends once the instant has settled: every event due now has run and the LCD
-        # it changed is drawn. (Several clients' steps ending at one instant settle in turn.)
+        # it changed is drawn. Steps of several clients ending at one instant settle in turn
+        # (none waits for another's check to be gone).
         self.clock.call_when_settled(self._settled, result, label="settle")
 
     def _settled(self, result: list[str]) -> None:
         if self.interp.recorder is not None:
-            self.interp.recorder.record(self.step, self.start_time, self.clock.now)
+            machine = _machine_of(self.interp, self.step)
+            self.interp.recorder.record(self.step, self.start_time, self.clock.now, machine)
         self._finish(result, None)
 
     def _finish(self, result: list[str] | None, error: BaseException | None) -> None:
@@ -468,22 +292,30 @@ class StepQueue:
         self._next()
 
 
-class Recorder:
-    """Writes what the operator did as a key script, with `wait` steps from virtual time."""
+# -- recording ----------------------------------------------------------------------------------
 
-    ACTIONS = (
-        "press",
-        "type",
-        "hold",
-        "adf",
-        "paper",
-        "fault",
-        "clear",
-        "power",
-        "clock",
-        "device",
-        "on",
-    )
+# Keys that edit an entry; pressed at a masked entry they are the secret itself.
+_ENTRY_KEYS = frozenset("0123456789*#") | {"CLEAR", "LEFT", "RIGHT"}
+
+
+def _note_key(machine: Machine, keys: list[tuple[str, str | None]], key: str) -> None:
+    """A key the panel got (before the screen takes it), with the masked entry it lands in."""
+    keys.append((key, masked_entry(machine)))
+
+
+def masked_entry(m: Machine) -> str | None:
+    """The secret setting whose masked entry the screen shows (a password being typed), or None."""
+    mode = m.firmware.panel.entry_mode()
+    return mode.secret if mode is not None and mode.secret else None
+
+
+class Recorder:
+    """Writes what the operator did as a key script, with `wait` steps from virtual time.
+
+    No secret is written: text typed, or keys pressed, at a masked entry (a password) is written
+    as one `type {secret KEY}` step, which replay fills from `--secret KEY=VALUE` or the
+    environment (docs/scripts.md, Secrets). Lines starting with `#` note where that happened.
+    """
 
     def __init__(self, path: Path, clock: Clock) -> None:
         self.path = path
@@ -491,20 +323,74 @@ class Recorder:
         self.file = open(path, "w", encoding="utf-8", buffering=1)
         self.file.write("# recorded by estudio190f run --record\n")
         self.last = clock.now
+        self._secret_open: str | None = None  # a masked entry whose placeholder is written
+        # id(step) -> its machine, the keys it got (each with the masked entry it was pressed
+        # at), and the listener that notes them
+        self._keys: dict[int, tuple[Machine, list[tuple[str, str | None]], Callable[[str], None]]]
+        self._keys = {}
 
-    def record(self, step: Step, start: int, end: int) -> None:
-        if step.verb not in self.ACTIONS:
+    def begin(self, step: Step, machine: Machine | None) -> None:
+        """A step starts: watch the keys it presses, and whether each lands in a masked entry."""
+        if machine is not None and step.verb in ("press", "type", "on"):
+            keys: list[tuple[str, str | None]] = []
+            listener = functools.partial(_note_key, machine, keys)
+            self._keys[id(step)] = (machine, keys, listener)
+            machine.firmware.panel.key_listeners.add(listener)
+
+    def record(self, step: Step, start: int, end: int, machine: Machine | None = None) -> None:
+        keys: list[tuple[str, str | None]] = []
+        watched = self._keys.pop(id(step), None)
+        if watched is not None:
+            watched_machine, keys, listener = watched
+            watched_machine.firmware.panel.key_listeners.discard(listener)
+        declared = VERBS.get(step.verb)
+        if declared is None or not declared.records:
+            return
+        text = self._text(step, keys)
+        if text is None:
+            self.last = end
             return
         gap = start - self.last
         if gap > 0:
             self.file.write(f"wait {format_duration(gap)}\n")
-        text = step.text
-        if step.verb == "adf":
-            text = "adf load " + " ".join(
-                _quote(str(p)) for p in step.args.get("resolved", step.args["paths"])
-            )
         self.file.write(text + "\n")
         self.last = end
+
+    def _text(self, step: Step, keys: list[tuple[str, str | None]]) -> str | None:
+        """The line(s) to write for `step`, or None when a placeholder written stands for it."""
+        inner = step.inner if step.verb == "on" and step.inner is not None else step
+        prefix = f"on {step.target} " if inner is not step else ""
+        secret = next((masked for _, masked in keys if masked is not None), None)
+        if inner.verb == "type" and ("secret" in inner.args or secret is not None):
+            key = inner.args.get("secret") or secret
+            self._secret_open = key
+            return f"{prefix}type {{secret {key}}}"
+        if inner.verb == "press" and secret is not None:
+            # entry keys pressed at a masked entry are the secret: one placeholder for a run of
+            # them; the other keys (FUNCTION, SET, STOP, ...) are written as they were pressed
+            lines: list[str] = []
+            run: list[str] = []
+            for key, masked in keys:
+                if masked is None or key not in _ENTRY_KEYS:
+                    run.append(key)
+                    self._secret_open = None
+                    continue
+                if run:
+                    lines.append(f"{prefix}press {' '.join(run)}")
+                    run = []
+                if self._secret_open != masked:
+                    lines.append(
+                        f"# keys pressed at a masked entry\n{prefix}type {{secret {masked}}}"
+                    )
+                    self._secret_open = masked
+            if run:
+                lines.append(f"{prefix}press {' '.join(run)}")
+            return "\n".join(lines) or None
+        self._secret_open = None
+        if inner.verb == "adf":
+            paths = inner.args.get("resolved", inner.args["paths"])
+            return prefix + "adf load " + " ".join(_path_word(str(p)) for p in paths)
+        return step.text
 
     def close(self) -> None:
         gap = self.clock.now - self.last
@@ -513,5 +399,5 @@ class Recorder:
         self.file.close()
 
 
-def _quote(text: str) -> str:
-    return f'"{text}"' if (" " in text or not text) else text
+def _path_word(text: str) -> str:
+    return quote(text) if (not text or any(c.isspace() or c in "\"'\\#" for c in text)) else text

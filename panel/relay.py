@@ -18,14 +18,16 @@ import mailbox
 import os
 import signal
 import socket
+import sys
 import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+if TYPE_CHECKING:  # aiosmtpd (asyncio, attrs ...) is imported when a relay starts, not before
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 # aiosmtpd warns on every connection that AUTH without TLS is risky; on loopback that is the
 # documented factory setting (DESIGN.md 5), so the warning is noise here.
@@ -66,6 +68,8 @@ class RelayHandler:
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             expected = self.users.get(user)
@@ -82,6 +86,8 @@ class RelayHandler:
         return f"<{os.getpid()}.{serial}.{int.from_bytes(os.urandom(4), 'big')}@{self.hostname}>"
 
     async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        from aiosmtpd.smtp import AuthResult
+
         challenge = self._challenge()
         answer = await server.challenge_auth(challenge)
         if not isinstance(answer, bytes):  # '*' or bad base64: aiosmtpd answered 501 already
@@ -138,6 +144,8 @@ class EmbeddedRelay:
         return self.handler.maildir
 
     def start(self) -> EmbeddedRelay:
+        from aiosmtpd.controller import Controller
+
         if self._controller is None:
             controller = Controller(
                 self.handler,
@@ -190,8 +198,14 @@ def _user(text: str) -> tuple[str, str]:
     return user, password
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number 0-65535, not {text[:40]!r}")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    parser.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1 (0: a free one)")
     parser.add_argument(
         "--user",
         type=_user,
@@ -206,9 +220,16 @@ def run(args: argparse.Namespace) -> int:
     """Run the relay until SIGINT or SIGTERM. Prints `relay smtp 127.0.0.1:PORT`."""
     users = dict(args.user or [DEFAULT_USER])
     try:
-        relay = EmbeddedRelay(args.maildir, users, port=args.port).start()
+        relay_handler = RelayHandler(args.maildir, users)
     except OSError as exc:
-        print(f"relay: cannot listen: {exc.strerror or exc}", flush=True)
+        print(f"estudio190f relay: --maildir {args.maildir}: cannot make the Maildir: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        relay = EmbeddedRelay(args.maildir, users, port=args.port, handler=relay_handler).start()
+    except OSError as exc:
+        print(f"estudio190f relay: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)  # fmt: skip
         return 2
     print(f"relay smtp {relay.host}:{relay.port}", flush=True)
     print(f"relay maildir {relay.maildir} users {' '.join(sorted(users))}", flush=True)

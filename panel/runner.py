@@ -2,7 +2,8 @@
 
 This is the edge where the wall clock is read. One thread, one `select` loop: it sleeps until
 the next clock deadline (scaled by the speed factor) or until a descriptor is ready (the prompt,
-ptys, sockets), then runs every event that is due. When an event blocks on the outside world (an
+ptys, sockets), then runs every event that is due (in slices of wall time, so that a stop request or
+a descriptor is served even while events keep coming at one instant). When an event blocks on the outside world (an
 SMTP session), virtual time stands still meanwhile and the mapping is re-anchored afterwards, so
 the clock never leaps ahead to catch up.
 """
@@ -94,15 +95,21 @@ class Runner:
             if nxt is not None:
                 clock.run_one()
         else:
-            target = self.virtual_target()
-            if target > clock.now:
-                clock.advance_to(target)
-            else:
-                clock.run_due()
+            self._run_until(max(clock.now, self.virtual_target()), started + self.max_wait)
         for hook in list(self.idle_hooks):
             hook()
         if self.speed is not None and time.monotonic() - started > LAG_REANCHOR:
             self._anchor()
+
+    def _run_until(self, target: int, wall_deadline: float) -> None:
+        """Run the events due up to `target`, then move the clock there. A batch that takes longer
+        than `wall_deadline` (or a stop request) ends early, so descriptors and signals are served
+        even while a component keeps scheduling work at one instant; the rest runs next turn."""
+        clock = self.clock
+        while clock.run_one(target):
+            if self.stopping or time.monotonic() > wall_deadline:
+                return
+        clock.advance_to(target)  # nothing is due before it any more: just sets the time
 
     def _poll(self, timeout: float) -> None:
         rlist = list(self.readers)

@@ -1,204 +1,781 @@
-"""The key-script language (DESIGN.md 3.2): parsing lines into steps.
+"""The key-script verbs, each declared once (DESIGN.md 3.2).
 
-One step per line; verbs are lower case; `#` starts a comment (see `strip_comment` for how a
-`#` key is told from a comment). Parsing checks everything that can be checked without a machine:
-verbs, key names, LED names, fault names, durations, numbers, quoting and regular expressions.
-Errors carry the line number.
+Every verb is one `@verb(...)` declaration on its runner: its syntax, its help line, its parser
+and the runner itself, plus what kind of step it is (recorded by `run --record`, console only,
+allowed after `on NAME`). The parser (`parse_line`, `parse_script`), the interpreter
+(`panel.interpreter`, which only drives runners), `help`, and the verb table of docs/scripts.md
+(`scripts/make_docs.py`) all read the one table, `VERBS`. The sub-forms of `expect` and `until`
+(`lcd`, `led`, `state`, `printed`, `journal`) are declared the same way in `CHECKS`.
+
+A runner returns its result lines at once, or, for a step that takes virtual time, is a generator
+that asks for time to pass (`Advance`, `AdvanceUntil`) and then returns them; the drivers in
+`panel.interpreter` run it. Syntax pieces (quoting, durations, matchers, limits) are in
+`panel.syntax`.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shlex
-from dataclasses import dataclass, field
+import stat
+import textwrap
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from estudio190f.hw.clock import HOUR, MINUTE, MS, SECOND
-from estudio190f.hw.faults import FAULT_NAMES
-from estudio190f.hw.operator_panel import KEY_NAMES, LED_NAMES, LED_STATES
+from estudio190f.firmware.control_panel import PRESS_TIME
+from estudio190f.firmware.entry import EntryMode, key_for_char
+from estudio190f.hw.faults import FAULT_NAMES, FaultNotAvailable
+from estudio190f.hw.operator_panel import LED_NAMES, LED_STATES
+from estudio190f.hw.printer import PaperLimit
+from estudio190f.hw.scanner import FeederFull
 
-QUERIES = ("lcd?", "led?", "state?", "time?", "printed?", "journal?")
-VERBS = (
-    "clock", "adf", "paper", "press", "type", "hold", "wait", "expect", "until", "fault", "clear",
-    "power", "device", "on", "events", "help", *QUERIES,
-)  # fmt: skip
-CONSOLE_ONLY = ("events", "help")
+from .sim import BOOT_LIMIT, Machine, Simulation
+from .syntax import (
+    SCRIPT_SIZE,
+    Matcher,
+    RegexTooSlow,
+    ScriptError,
+    Step,
+    check_keys,
+    format_duration,
+    parse_duration,
+    parse_matcher,
+    quote,
+    split_words,
+    strip_comment,
+    strip_key_comment,
+    unquote,
+)
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-_UNITS = {"ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR}
+__all__ = [
+    "CHECKS", "VERBS", "Advance", "AdvanceUntil", "ExpectationFailed", "ScriptError", "Step",
+    "StepContext", "StepRun", "Verb", "format_duration", "help_lines", "journal_lines",
+    "parse_duration", "parse_line", "parse_script", "quote", "verb_table",
+]  # fmt: skip
 
-
-class ScriptError(Exception):
-    """A script or usage error: the line cannot run (replay exits 2)."""
-
-    def __init__(self, message: str, line: int = 0, source: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.source = source
-
-    def __str__(self) -> str:
-        where = f"{self.source}:" if self.source else ""
-        return f"{where}{self.line}: {self.message}" if self.line else self.message
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """TEXT (substring) or /REGEX/ (re.search, case-sensitive)."""
-
-    text: str
-    regex: re.Pattern[str] | None = None
-
-    def matches(self, value: str) -> bool:
-        if self.regex is not None:
-            return self.regex.search(value) is not None
-        return self.text in value
-
-    def __str__(self) -> str:
-        return f"/{self.text}/" if self.regex is not None else f'"{self.text}"'
+# -- what runners ask of their driver ---------------------------------------------------------
 
 
 @dataclass
-class Step:
-    line: int
-    text: str
-    verb: str
-    args: dict[str, Any] = field(default_factory=dict)
-    target: str | None = None  # `on NAME STEP`: the machine; None = the main machine
-    inner: Step | None = None
+class Advance:
+    """Let `ticks` of virtual time pass."""
+
+    ticks: int
 
 
-def parse_duration(token: str, line: int = 0) -> int:
-    m = _DURATION.match(token)
-    if not m:
-        raise ScriptError(f"bad duration {token!r} (write e.g. 500ms, 5s, 2m, 1h)", line)
-    return round(float(m.group(1)) * _UNITS[m.group(2)])
+@dataclass
+class AdvanceUntil:
+    """Run until `predicate` holds, at most `limit` ticks."""
+
+    predicate: Callable[[], bool]
+    limit: int
 
 
-def format_duration(ticks: int) -> str:
-    if ticks % HOUR == 0 and ticks:
-        return f"{ticks // HOUR}h"
-    if ticks % MINUTE == 0 and ticks:
-        return f"{ticks // MINUTE}m"
-    if ticks % SECOND == 0:
-        return f"{ticks // SECOND}s"
-    if ticks % MS == 0:
-        return f"{ticks // MS}ms"
-    return f"{ticks / SECOND:.6f}".rstrip("0") + "s"
+Request = Advance | AdvanceUntil
+StepRun = Generator[Request, None, list[str]]
+Args = dict[str, Any]
 
 
-def _quoted_end(text: str, start: int) -> int:
-    """Index just after the closing quote of a string starting at `start`."""
-    i = start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == '"':
-            return i + 1
-        i += 1
-    return -1
+class JournalWatch(Protocol):
+    """A journal's lines kept while an `until journal` waits (`interpreter.JournalLines`)."""
+
+    def lines(self) -> list[str]: ...
+
+    def close(self) -> None: ...
 
 
-def strip_comment(text: str, verb: str) -> str:
-    """Remove a trailing comment.
+class StepContext(Protocol):
+    """What a runner may use of the interpreter that runs it."""
 
-    A `#` at the start of a line, or after white space outside a quoted string or /regex/,
-    starts a comment — except in `press` and `hold`, where a lone `#` is the key of that name
-    when everything after it is key names too (`press 1 # 2`), and a comment there is a `#`
-    followed by anything else (`press START  # send`).
-    """
-    stripped = text.strip()
-    if stripped.startswith("#"):
-        return ""
-    if verb in ("press", "hold"):
-        tokens = stripped.split()
-        for i, tok in enumerate(tokens):
-            if tok.startswith("#") and i > 0:
-                rest = tokens[i + 1 :]
-                if tok == "#" and all(t in KEY_NAMES for t in rest) and verb == "press":
-                    continue
-                if tok == "#" and verb == "hold" and i == 1:
-                    continue
-                return " ".join(tokens[:i])
-        return stripped
-    i = 0
-    in_regex = False
-    while i < len(stripped):
-        ch = stripped[i]
-        if ch == '"' and not in_regex:
-            end = _quoted_end(stripped, i)
-            if end < 0:
-                return stripped
-            i = end
-            continue
-        if ch == "/" and (i == 0 or stripped[i - 1].isspace()) and not in_regex:
-            # a /regex/ runs to the last "/" that is followed by a valid tail; keep it whole
-            j = stripped.rfind("/")
-            if j > i:
-                tail = stripped[j + 1 :]
-                hash_at = tail.find(" #")
-                keep = tail if hash_at < 0 else tail[:hash_at]
-                return (stripped[: j + 1] + keep).rstrip()
-        if ch == "#" and i > 0 and stripped[i - 1].isspace():
-            return stripped[:i].rstrip()
-        i += 1
-    return stripped
+    sim: Simulation
+    base_dir: Path | None
+    documents: tuple[Path, ...] | None  # folders `adf load` may read; None: anywhere
+    secrets: Mapping[str, str]  # values for `type {secret KEY}`
+    printed_base: dict[str, int]
+    on_events: Callable[[bool], None] | None
+
+    def watch_journal(self, m: Machine) -> JournalWatch: ...
 
 
-def quote(text: str) -> str:
-    """A double-quoted string as the key-script language writes one (backslash escapes)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+Parser = Callable[[str, int], Args]
+Runner = Callable[[StepContext, Step, Machine], StepRun | list[str]]
+
+# -- an expectation that did not hold ---------------------------------------------------------
+
+LAST_EVENTS = 8  # events shown in a failure report
 
 
-def _unquote(text: str, line: int) -> str:
+class ExpectationFailed(Exception):
+    """An `expect` or `until` that did not hold, with what the machine showed at that moment."""
+
+    def __init__(self, step: Step, message: str, machine: Machine) -> None:
+        super().__init__(message)
+        self.step = step
+        self.message = message
+        self.lcd = machine.lcd_lines()
+        self.leds = machine.leds()
+        self.state = machine.state()
+        self.time = machine.board.rtc.now().strftime("%Y-%m-%d %H:%M:%S")
+        self.machine = machine.name
+        self.events = [format_event(e) for e in list(machine.board.log.events)[-LAST_EVENTS:]]
+
+    def report(self) -> str:
+        leds = ", ".join(f"{k} {v}" for k, v in self.leds.items())
+        who = f" on {self.machine}" if self.machine != "main" else ""
+        lines = [
+            f"  expected{who}: {self.message}",
+            f"  LCD   |{self.lcd[0]:<20}|",
+            f"        |{self.lcd[1]:<20}|",
+            f"  LEDs  {leds}",
+            f"  state {self.state}   time {self.time}",
+        ]
+        if self.events:
+            lines.append("  last events:")
+            lines += [f"    {e}" for e in self.events]
+        return "\n".join(lines)
+
+
+def format_event(event: Mapping[str, Any]) -> str:
+    """One event as a short line: virtual time, source, kind, fields."""
+    fields = " ".join(
+        f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+        for k, v in event.items()
+        if k not in ("t", "src", "ev", "machine")
+    )
+    text = f"{event.get('t', '')} {event.get('src', '')} {event.get('ev', '')} {fields}".rstrip()
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# -- the declarations --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One verb of the language."""
+
+    name: str
+    forms: tuple[str, ...]  # its syntax, one line per form, as `help` and the docs show it
+    help: tuple[str, ...]  # what each form does
+    parse: Parser  # the rest of the line (comment removed) -> arguments; ScriptError if wrong
+    run: Runner
+    records: bool = False  # an operator action: `run --record` writes it
+    console_only: bool = False  # the console and the prompt of `run`, not scripts
+    remote: bool = True  # may follow `on NAME`
+    comment: Callable[[str], str] = strip_comment
+
+
+VERBS: dict[str, Verb] = {}
+
+
+def verb(
+    syntax: str | tuple[str, ...],
+    help: str | tuple[str, ...],
+    parse: Parser | None = None,
+    *,
+    records: bool = False,
+    console_only: bool = False,
+    remote: bool = True,
+    comment: Callable[[str], str] = strip_comment,
+) -> Callable[[Runner], Runner]:
+    """Declare a verb on its runner; the verb's name is the first word of its syntax."""
+    forms = (syntax,) if isinstance(syntax, str) else syntax
+    helps = (help,) if isinstance(help, str) else help
+    if len(helps) != len(forms):
+        raise ValueError(f"{forms[0]}: one help text per form")
+
+    def register(run: Runner) -> Runner:
+        name = forms[0].split()[0]
+        if name in VERBS:
+            raise ValueError(f"verb {name} declared twice")
+        VERBS[name] = Verb(
+            name, forms, helps, parse or _no_args(name), run, records, console_only, remote,
+            comment,
+        )  # fmt: skip
+        return run
+
+    return register
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing `expect` and `until` can check (`expect lcd ...`, `until led ...`)."""
+
+    name: str
+    syntax: str  # after `expect`
+    help: str
+    parse: Callable[[str, int], tuple[Args, str]]  # -> (arguments, what follows)
+    holds: Callable[[StepContext, Args, Machine, JournalWatch | None], tuple[bool, str]]
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(
+    syntax: str, help: str, parse: Callable[[str, int], tuple[Args, str]]
+) -> Callable[[Callable[..., tuple[bool, str]]], Callable[..., tuple[bool, str]]]:
+    def register(holds: Callable[..., tuple[bool, str]]) -> Callable[..., tuple[bool, str]]:
+        name = syntax.split()[0]
+        CHECKS[name] = Check(name, syntax, help, parse, holds)
+        return holds
+
+    return register
+
+
+# -- argument parsers ----------------------------------------------------------------------------
+
+
+def _no_args(name: str) -> Parser:
+    def parse(rest: str, line: int) -> Args:
+        if rest:
+            raise ScriptError(f"{name} takes no arguments", line)
+        return {}
+
+    return parse
+
+
+def _on_off(name: str) -> Parser:
+    def parse(rest: str, line: int) -> Args:
+        if rest not in ("on", "off"):
+            raise ScriptError(f"{name} takes on or off", line)
+        return {"on": rest == "on"}
+
+    return parse
+
+
+def _count(what: str, rest: str, line: int) -> int:
+    if not re.fullmatch(r"\d+", rest):
+        raise ScriptError(f"{what} needs a sheet count, got {rest[:40]!r}", line)
+    if len(rest) > 9:
+        raise ScriptError(
+            f"{what} needs a sheet count of at most 9 digits, got {rest[:40]!r}", line
+        )
+    return int(rest)
+
+
+def _fault_name(rest: str, line: int) -> Args:
+    if rest not in FAULT_NAMES:
+        raise ScriptError(f"no fault named {rest[:40]!r} (known: {', '.join(FAULT_NAMES)})", line)
+    return {"fault": rest}
+
+
+# -- running helpers -----------------------------------------------------------------------------
+
+
+def press_key(m: Machine, key: str) -> StepRun:
+    """One key press: made, held 100 ms, released (also when the step is stopped meanwhile)."""
+    m.press(key)
     try:
-        parts = shlex.split(text, posix=True)
-    except ValueError as exc:
-        raise ScriptError(f"bad quoting: {exc}", line) from None
-    if len(parts) != 1:
-        raise ScriptError(f"expected one quoted string, got {text!r}", line)
-    return parts[0]
+        yield Advance(PRESS_TIME)
+    finally:
+        m.release(key)
+    return []
 
 
-def parse_matcher(rest: str, line: int) -> tuple[Matcher, str]:
-    """A TEXT or /REGEX/ at the start of `rest`; returns it and what follows."""
-    rest = rest.strip()
+def journal_lines(m: Machine) -> list[str]:
+    """The machine's journal, one line an entry, as `journal?` shows it."""
+    return [e.line() for e in m.firmware.journal.entries()]
+
+
+def printed_since(ctx: StepContext, m: Machine) -> int:
+    return m.printed_count() - ctx.printed_base.get(m.name, 0)
+
+
+def run_verb(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    """Run one step on machine `m`; what the machine refuses becomes a ScriptError."""
+    try:
+        outcome = VERBS[step.verb].run(ctx, step, m)
+        if isinstance(outcome, list):  # a step that takes no time
+            return outcome
+        return (yield from outcome)
+    except RegexTooSlow as exc:
+        raise ScriptError(exc.message, step.line) from None
+    except FaultNotAvailable as exc:
+        raise ScriptError(str(exc), step.line) from None
+    except KeyError as exc:
+        raise ScriptError(str(exc.args[0]) if exc.args else str(exc), step.line) from None
+
+
+# -- the verbs -----------------------------------------------------------------------------------
+
+
+@verb("clock YYYY-MM-DD HH:MM", "set the machine's date and time", records=True,
+      parse=lambda rest, line: {"when": _parse_clock(rest, line)})  # fmt: skip
+def _clock(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    m.set_clock(step.args["when"])
+    return []
+
+
+def _parse_clock(rest: str, line: int) -> datetime:
+    try:
+        return datetime.strptime(" ".join(rest.split()), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ScriptError(
+            f"clock needs a date and time like 2026-11-28 09:00, got {rest[:40]!r}", line
+        ) from None
+
+
+def _parse_adf(rest: str, line: int) -> Args:
+    sub, _, paths = rest.partition(" ")
+    if sub != "load":
+        raise ScriptError("adf takes: adf load PATH [PATH ...]", line)
+    words = split_words(paths, line)
+    if not words:
+        raise ScriptError("adf load needs at least one path", line)
+    return {"paths": words}
+
+
+@verb("adf load PATH [PATH ...]", "put pages in the feeder (PNG/PBM/JPEG/TIFF, multi-page TIFF)",
+      _parse_adf, records=True)  # fmt: skip
+def _adf(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    from .documents import DocumentRefused, check_document  # Pillow: when documents come
+
+    paths = [document_path(ctx, raw, step.line) for raw in step.args["paths"]]
+    step.args["resolved"] = paths
+    capacity = m.firmware.settings.number("feeder.capacity")
+    pages = 0
+    try:
+        for path in paths:
+            # every file checked from its header before anything is decoded
+            pages += check_document(path)
+            if pages > capacity:
+                raise DocumentRefused(
+                    f"{pages} pages or more; the feeder holds {capacity} sheets "
+                    "(setting feeder.capacity)"
+                )
+        m.load_documents(paths)
+    except DocumentRefused as exc:
+        raise ScriptError(f"adf load: {exc}", step.line) from None
+    except FeederFull as exc:  # with what is in the feeder already: nothing was loaded
+        raise ScriptError(f"adf load: {exc}", step.line) from None
+    except OSError as exc:
+        raise ScriptError(
+            f"adf load: cannot read {exc.filename}: {exc.strerror}", step.line
+        ) from None
+    return []
+
+
+def document_path(ctx: StepContext, raw: str, line: int) -> Path:
+    """The file an `adf load` path names: relative to the script's folder, then the current
+    folder (then the document folders); a console may read only inside its document folders."""
+    path = Path(raw).expanduser()
+    bases: list[Path] = []
+    if not path.is_absolute():
+        bases = [ctx.base_dir] if ctx.base_dir is not None else []
+        bases += [Path.cwd(), *(ctx.documents or ())]
+    candidates = [b / path for b in bases] if bases else [path]
+    found = next((c for c in candidates if os.path.lexists(c)), None)
+    if found is None:
+        raise ScriptError(f"adf load: no such file {raw!r}", line)
+    real = found.resolve()
+    if ctx.documents is not None and not any(real.is_relative_to(d) for d in ctx.documents):
+        folders = ", ".join(str(d) for d in ctx.documents)
+        raise ScriptError(
+            f"adf load: {raw!r} is outside the document folders ({folders}; "
+            "run --documents DIR adds one)",
+            line,
+        )
+    try:
+        mode = os.stat(real).st_mode
+    except OSError as exc:
+        raise ScriptError(f"adf load: cannot read {raw!r}: {exc.strerror}", line) from None
+    if stat.S_ISDIR(mode):
+        raise ScriptError(f"adf load: {raw!r} is a directory, not a document", line)
+    if not stat.S_ISREG(mode):
+        raise ScriptError(f"adf load: {raw!r} is not a regular file", line)
+    return real
+
+
+@verb("paper COUNT", "sheets in the cassette", records=True,
+      parse=lambda rest, line: {"count": _count("paper", rest, line)})  # fmt: skip
+def _paper(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    try:
+        m.load_paper(step.args["count"])
+    except PaperLimit as exc:
+        raise ScriptError(f"paper: {exc}", step.line) from None
+    return []
+
+
+def _parse_keys(rest: str, line: int) -> Args:
+    keys = rest.split()
+    if not keys:
+        raise ScriptError("press needs at least one key", line)
+    check_keys(keys, line)
+    return {"keys": keys}
+
+
+@verb("press KEY [KEY ...]", "press keys by name (docs/panel.md), 100 ms each", _parse_keys,
+      records=True, comment=strip_key_comment)  # fmt: skip
+def _press(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    for key in step.args["keys"]:
+        yield from press_key(m, key)
+    return []
+
+
+_SECRET = re.compile(r"\{secret ([a-z0-9_.-]{1,64})\}")
+
+
+def _parse_type(rest: str, line: int) -> Args:
+    if not rest:
+        raise ScriptError("type needs text", line)
     if rest.startswith('"'):
-        end = _quoted_end(rest, 0)
-        if end < 0:
-            raise ScriptError("unterminated string", line)
-        body = rest[1 : end - 1].replace('\\"', '"').replace("\\\\", "\\")
-        return Matcher(body), rest[end:].strip()
-    if rest.startswith("/"):
-        tail_re = re.compile(r"^\s*(line\s+\S+)?\s*(within\s+\S+)?\s*$")
-        for j in range(len(rest) - 1, 0, -1):
-            if rest[j] == "/" and tail_re.match(rest[j + 1 :]):
-                pattern = rest[1:j]
-                try:
-                    compiled = re.compile(pattern)
-                except re.error as exc:
-                    raise ScriptError(f"bad regular expression /{pattern}/: {exc}", line) from None
-                return Matcher(pattern, compiled), rest[j + 1 :].strip()
-        raise ScriptError("unterminated /regex/", line)
-    raise ScriptError(f'expected "TEXT" or /REGEX/, got {rest!r}', line)
+        return {"text": unquote(rest, line)}
+    m = _SECRET.fullmatch(rest)
+    if m:
+        return {"secret": m.group(1)}
+    return {"text": rest}
 
 
-def _line_option(rest: str, line: int) -> tuple[int | None, str]:
+@verb(("type TEXT", "type {secret KEY}"),
+      ("keypad characters, wherever pressing those keys works; letters where the screen "
+       "takes text", "type a secret given to replay (--secret KEY=VALUE, see Secrets)"),
+      _parse_type, records=True)  # fmt: skip
+def _type(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    a = step.args
+    text = a["text"] if "secret" not in a else secret_value(ctx, a["secret"], step.line)
+    previous = None
+    for ch in text:
+        # The screen is asked again before each character: the first digit in FAX standby
+        # opens number entry, and the rest goes there.
+        mode = m.firmware.panel.entry_mode()
+        if mode is None:
+            raise ScriptError(
+                f"type: this screen takes no text or numbers (state {m.state()})", step.line
+            )
+        if mode.kind == "digits":
+            previous = None
+            yield from press_key(m, _digit_key(step, mode, ch))
+            continue
+        try:
+            key, taps = key_for_char(ch)
+        except ValueError as exc:
+            raise ScriptError(f"type: {exc}", step.line) from None
+        if ch.isalpha() and ch.islower() != mode.lower:
+            yield from press_key(m, "#")
+            previous = None
+        if key == previous:
+            yield from press_key(m, "RIGHT")
+        for _ in range(taps):
+            yield from press_key(m, key)
+        previous = key
+    return []
+
+
+def _digit_key(step: Step, mode: EntryMode, ch: str) -> str:
+    if ch in mode.keys:
+        return ch
+    if ch in "Pp," and mode.pause:
+        return "REDIAL_PAUSE"
+    what = "digits" if mode.keys.isdigit() else "digits, * and #"
+    pause = " and P for a pause" if mode.pause else ""
+    raise ScriptError(f"type: {ch!r} cannot be entered here ({what}{pause})", step.line)
+
+
+def secret_environment_name(key: str) -> str:
+    """The environment variable that gives `{secret KEY}`: ESTUDIO190F_SECRET_SMTP_PASSWORD."""
+    return "ESTUDIO190F_SECRET_" + re.sub(r"[^A-Z0-9]", "_", key.upper())
+
+
+def secret_value(ctx: StepContext, key: str, line: int) -> str:
+    if key in ctx.secrets:
+        return ctx.secrets[key]
+    env = secret_environment_name(key)
+    if env in os.environ:
+        return os.environ[env]
+    raise ScriptError(
+        f"type {{secret {key}}}: no value given; use replay --secret {key}=VALUE or set {env}",
+        line,
+    )
+
+
+def _parse_hold(rest: str, line: int) -> Args:
+    parts = rest.split()
+    if len(parts) != 2:
+        raise ScriptError("hold takes: hold KEY DURATION", line)
+    check_keys(parts[:1], line)
+    return {"key": parts[0], "duration": parse_duration(parts[1], line)}
+
+
+@verb("hold KEY DURATION", "hold a key down", _parse_hold, records=True,
+      comment=lambda text: strip_key_comment(text, hold=True))  # fmt: skip
+def _hold(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    m.press(step.args["key"])
+    try:
+        yield Advance(step.args["duration"])
+    finally:
+        m.release(step.args["key"])
+    return []
+
+
+@verb("wait DURATION", "let virtual time pass: 500ms, 5s, 2m, 1h (decimals allowed: 1.5s)",
+      parse=lambda rest, line: {"duration": parse_duration(rest, line)})  # fmt: skip
+def _wait(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    yield Advance(step.args["duration"])
+    return []
+
+
+# -- what expect and until check --------------------------------------------------------------
+
+
+def _parse_lcd(rest: str, line: int) -> tuple[Args, str]:
+    matcher, rest = parse_matcher(rest, line)
     m = re.match(r"^line\s+(\S+)\s*(.*)$", rest)
-    if not m:
-        return None, rest
-    if m.group(1) not in ("1", "2"):
-        raise ScriptError(f"line must be 1 or 2, not {m.group(1)!r}", line)
-    return int(m.group(1)), m.group(2)
+    which = None
+    if m:
+        if m.group(1) not in ("1", "2"):
+            raise ScriptError(f"line must be 1 or 2, not {m.group(1)[:40]!r}", line)
+        which, rest = int(m.group(1)), m.group(2)
+    return {"matcher": matcher, "lcd_line": which}, rest
 
 
-def _check_keys(keys: list[str], line: int) -> None:
-    for key in keys:
-        if key not in KEY_NAMES:
-            hint = f" (did you mean {key.upper()}?)" if key.upper() in KEY_NAMES else ""
-            raise ScriptError(f"no key named {key!r}{hint}", line)
+@check("lcd TEXT|/REGEX/ [line 1|2]", "either LCD line (or the one given) matches", _parse_lcd)
+def _lcd_holds(ctx: StepContext, a: Args, m: Machine, watch: JournalWatch | None) -> tuple[bool, str]:  # fmt: skip
+    lines = m.lcd_lines()
+    which = a["lcd_line"]
+    candidates = [lines[which - 1]] if which else lines
+    where = f" on line {which}" if which else ""
+    matcher: Matcher = a["matcher"]
+    return any(matcher.matches(x) for x in candidates), f"LCD shows {matcher}{where}"
+
+
+def _parse_led(rest: str, line: int) -> tuple[Args, str]:
+    parts = rest.split()
+    if len(parts) < 2 or parts[0] not in LED_NAMES:
+        raise ScriptError(f"led takes an LED name ({', '.join(LED_NAMES)}) and on|off|blink", line)
+    if parts[1] not in LED_STATES:
+        raise ScriptError(f"LED state must be on, off or blink, not {parts[1][:40]!r}", line)
+    return {"led": parts[0], "state": parts[1]}, " ".join(parts[2:])
+
+
+@check("led NAME on|off|blink", "the LED is in that state", _parse_led)
+def _led_holds(ctx: StepContext, a: Args, m: Machine, watch: JournalWatch | None) -> tuple[bool, str]:  # fmt: skip
+    actual = m.leds()[a["led"]]
+    return actual == a["state"], f"LED {a['led']} {a['state']} (it is {actual})"
+
+
+def _parse_state(rest: str, line: int) -> tuple[Args, str]:
+    if rest.startswith('"'):
+        matcher, rest = parse_matcher(rest, line)
+        return {"text": matcher.text}, rest
+    token, _, rest = rest.partition(" ")
+    if not token:
+        raise ScriptError("state needs TEXT", line)
+    return {"text": token}, rest
+
+
+@check("state TEXT", "TEXT is part of the firmware state path", _parse_state)
+def _state_holds(ctx: StepContext, a: Args, m: Machine, watch: JournalWatch | None) -> tuple[bool, str]:  # fmt: skip
+    actual = m.state()
+    return a["text"] in actual, f"state contains {a['text']!r} (it is {actual})"
+
+
+def _parse_printed(rest: str, line: int) -> tuple[Args, str]:
+    token, _, rest = rest.partition(" ")
+    return {"count": _count("printed", token, line)}, rest
+
+
+@check("printed COUNT", "COUNT sheets reached the output tray since the script began",
+       _parse_printed)  # fmt: skip
+def _printed_holds(ctx: StepContext, a: Args, m: Machine, watch: JournalWatch | None) -> tuple[bool, str]:  # fmt: skip
+    count = printed_since(ctx, m)
+    return count == a["count"], f"{a['count']} sheets printed (there are {count})"
+
+
+def _parse_journal(rest: str, line: int) -> tuple[Args, str]:
+    matcher, rest = parse_matcher(rest, line)
+    return {"matcher": matcher}, rest
+
+
+@check("journal TEXT|/REGEX/", "a journal line matches", _parse_journal)
+def _journal_holds(ctx: StepContext, a: Args, m: Machine, watch: JournalWatch | None) -> tuple[bool, str]:  # fmt: skip
+    lines = watch.lines() if watch is not None else journal_lines(m)
+    matcher: Matcher = a["matcher"]
+    return any(matcher.matches(x) for x in lines), f"journal has {matcher}"
+
+
+def _parse_expectation(verb_name: str) -> Parser:
+    def parse(rest: str, line: int) -> Args:
+        what, _, rest = rest.partition(" ")
+        chk = CHECKS.get(what)
+        if chk is None:
+            raise ScriptError(f"{verb_name} takes {', '.join(CHECKS)}, not {what[:40]!r}", line)
+        args, rest = chk.parse(rest.strip(), line)
+        args["what"] = what
+        rest = rest.strip()
+        if verb_name == "until":
+            m = re.match(r"^within\s+(\S+)$", rest)
+            if not m:
+                raise ScriptError("until needs: within DURATION", line)
+            args["within"] = parse_duration(m.group(1), line)
+        elif rest:
+            raise ScriptError(f"unexpected {rest[:40]!r} at the end of the line", line)
+        return args
+
+    return parse
+
+
+def _holds(ctx: StepContext, step: Step, m: Machine, watch: JournalWatch | None = None) -> tuple[bool, str]:  # fmt: skip
+    return CHECKS[step.args["what"]].holds(ctx, step.args, m, watch)
+
+
+@verb(
+    tuple(f"expect {c.syntax}" for c in CHECKS.values()),
+    tuple(f"fail unless {c.help}" for c in CHECKS.values()),
+    _parse_expectation("expect"),
+)
+def _expect(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    ok, message = _holds(ctx, step, m)
+    if not ok:
+        raise ExpectationFailed(step, message, m)
+    return []
+
+
+@verb(
+    f"until {'|'.join(CHECKS)} ... within DURATION",
+    "run until it holds; fail at the limit",
+    _parse_expectation("until"),
+)
+def _until(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    a = step.args
+    if _holds(ctx, step, m)[0]:
+        return []
+    watch = ctx.watch_journal(m) if a["what"] == "journal" else None
+    try:
+        yield AdvanceUntil(lambda: _holds(ctx, step, m, watch)[0], a["within"])
+    finally:
+        if watch is not None:
+            watch.close()
+    ok, message = _holds(ctx, step, m)
+    if not ok:
+        raise ExpectationFailed(step, f"{message} within {format_duration(a['within'])}", m)
+    return []
+
+
+@verb("fault NAME", "set a fault condition: " + ", ".join(FAULT_NAMES), _fault_name,
+      records=True)  # fmt: skip
+def _fault(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    m.fault(step.args["fault"], True)
+    return []
+
+
+@verb("clear NAME", "remove it (the operator's fix)", _fault_name, records=True)
+def _clear(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    m.fault(step.args["fault"], False)
+    return []
+
+
+@verb("power on|off", "switch the machine on or off", _on_off("power"), records=True)
+def _power(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    m.power(step.args["on"])
+    return []
+
+
+def _parse_device(rest: str, line: int) -> Args:
+    parts = rest.split()
+    if len(parts) != 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", parts[0]):
+        raise ScriptError(
+            "device takes: device NAME NUMBER (a name of letters, digits, - and _, at most 32)",
+            line,
+        )
+    if not re.fullmatch(r"[0-9]{1,20}", parts[1]):
+        raise ScriptError(f"device number must be 1 to 20 digits, got {parts[1][:40]!r}", line)
+    if parts[0] == "main":
+        raise ScriptError("the name main is the machine under test", line)
+    return {"name": parts[0], "number": parts[1]}
+
+
+@verb("device NAME NUMBER", "boot another machine on the same line", _parse_device,
+      records=True, remote=False)  # fmt: skip
+def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    name, number = step.args["name"], step.args["number"]
+    sim = ctx.sim
+    if name in sim.machines:
+        raise ScriptError(f"a machine named {name!r} exists already", step.line)
+    try:
+        machine = sim.add_machine(name, number=number, boot=False)
+    except ValueError as exc:
+        raise ScriptError(f"device {name}: {exc}", step.line) from None
+    machine.power(True)
+    yield AdvanceUntil(machine.ready, BOOT_LIMIT)
+    if not machine.ready():
+        raise ScriptError(f"device {name} did not start", step.line)
+    machine.set_clock(sim.main.board.rtc.now())
+    ctx.printed_base[name] = machine.printed_count()
+    return []
+
+
+def _parse_on(rest: str, line: int) -> Args:
+    name, _, inner_text = rest.strip().partition(" ")
+    if not name or not inner_text.strip():
+        raise ScriptError("on needs a machine name and a step: on NAME STEP", line)
+    inner = _parse(inner_text, line)
+    if inner is None:
+        raise ScriptError("on needs a step after the machine name", line)
+    if not VERBS[inner.verb].remote:
+        raise ScriptError(f"{inner.verb} cannot be run on another machine", line)
+    return {"name": name, "inner": inner}
+
+
+@verb("on NAME STEP", "run one step on that machine", _parse_on, records=True, remote=False,
+      comment=lambda text: text.strip())  # fmt: skip
+def _on(ctx: StepContext, step: Step, m: Machine) -> StepRun:
+    inner = step.inner
+    assert inner is not None
+    inner.line = step.line
+    machine = ctx.sim.machine(step.target)
+    return (yield from run_verb(ctx, inner, machine))
+
+
+@verb("events on|off", "push '! ' lines as things happen", _on_off("events"),
+      console_only=True, remote=False)  # fmt: skip
+def _events(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    if ctx.on_events is None:
+        raise ScriptError("events is a console command", step.line)
+    ctx.on_events(step.args["on"])
+    return []
+
+
+@verb("help", "this list", console_only=True, remote=False)
+def _help(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    return help_lines()
+
+
+# queries
+
+
+@verb("lcd?", "the two LCD lines")
+def _lcd_q(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    return m.lcd_lines()
+
+
+@verb("led?", "each LED: NAME on|off|blink")
+def _led_q(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    return [f"{k} {v}" for k, v in m.leds().items()]
+
+
+@verb("state?", "the firmware state path")
+def _state_q(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    return [m.state()]
+
+
+@verb("time?", "the machine's clock, YYYY-MM-DD HH:MM:SS")
+def _time_q(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    return [m.board.rtc.now().strftime("%Y-%m-%d %H:%M:%S")]
+
+
+@verb("printed?", "sheets delivered since the script (or connection) began")
+def _printed_q(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    return [str(printed_since(ctx, m))]
+
+
+@verb("journal?", "the journal, one line an entry")
+def _journal_q(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    return journal_lines(m)
+
+
+# -- the parser ----------------------------------------------------------------------------------
 
 
 def parse_line(raw: str, line: int = 0, source: str = "") -> Step | None:
@@ -215,150 +792,64 @@ def _parse(raw: str, line: int) -> Step | None:
     text = raw.strip()
     if not text or text.startswith("#"):
         return None
-    verb, _, rest = text.partition(" ")
-    if verb not in VERBS:
-        hint = f" (verbs are lower case: {verb.lower()})" if verb.lower() in VERBS else ""
-        raise ScriptError(f"unknown verb {verb!r}{hint}", line)
-    if verb == "on":
-        rest = rest.strip()
-        name, _, inner_text = rest.partition(" ")
-        if not name or not inner_text.strip():
-            raise ScriptError("on needs a machine name and a step: on NAME STEP", line)
-        inner = _parse(inner_text, line)
-        if inner is None:
-            raise ScriptError("on needs a step after the machine name", line)
-        if inner.verb in ("device", "on"):
-            raise ScriptError(f"{inner.verb} cannot be run on another machine", line)
-        return Step(line, text, "on", {"name": name}, target=name, inner=inner)
-    body = strip_comment(text, verb)
-    _, _, rest = body.partition(" ")
-    rest = rest.strip()
-    args: dict[str, Any] = {}
-    if verb in QUERIES:
-        if rest:
-            raise ScriptError(f"{verb} takes no arguments", line)
-    elif verb == "clock":
-        try:
-            args["when"] = datetime.strptime(" ".join(rest.split()), "%Y-%m-%d %H:%M")
-        except ValueError:
-            raise ScriptError(
-                f"clock needs a date and time like 2026-11-28 09:00, got {rest!r}", line
-            ) from None
-    elif verb == "adf":
-        sub, _, paths = rest.partition(" ")
-        if sub != "load":
-            raise ScriptError("adf takes: adf load PATH [PATH ...]", line)
-        try:
-            args["paths"] = shlex.split(paths)
-        except ValueError as exc:
-            raise ScriptError(f"bad quoting: {exc}", line) from None
-        if not args["paths"]:
-            raise ScriptError("adf load needs at least one path", line)
-    elif verb == "paper":
-        if not re.fullmatch(r"\d+", rest):
-            raise ScriptError(f"paper needs a sheet count, got {rest!r}", line)
-        args["count"] = int(rest)
-    elif verb == "press":
-        keys = rest.split()
-        if not keys:
-            raise ScriptError("press needs at least one key", line)
-        _check_keys(keys, line)
-        args["keys"] = keys
-    elif verb == "hold":
-        parts = rest.split()
-        if len(parts) != 2:
-            raise ScriptError("hold takes: hold KEY DURATION", line)
-        _check_keys(parts[:1], line)
-        args["key"], args["duration"] = parts[0], parse_duration(parts[1], line)
-    elif verb == "type":
-        if not rest:
-            raise ScriptError("type needs text", line)
-        args["text"] = _unquote(rest, line) if rest.startswith('"') else rest
-    elif verb == "wait":
-        args["duration"] = parse_duration(rest, line)
-    elif verb in ("expect", "until"):
-        args.update(_parse_expectation(verb, rest, line))
-    elif verb in ("fault", "clear"):
-        if rest not in FAULT_NAMES:
-            raise ScriptError(f"no fault named {rest!r} (known: {', '.join(FAULT_NAMES)})", line)
-        args["fault"] = rest
-    elif verb == "power":
-        if rest not in ("on", "off"):
-            raise ScriptError("power takes on or off", line)
-        args["on"] = rest == "on"
-    elif verb == "device":
-        parts = rest.split()
-        if len(parts) != 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", parts[0]):
-            raise ScriptError(
-                "device takes: device NAME NUMBER (a name of letters, digits, - and _)", line
-            )
-        if not re.fullmatch(r"[0-9]+", parts[1]):
-            raise ScriptError(f"device number must be digits, got {parts[1]!r}", line)
-        if parts[0] == "main":
-            raise ScriptError("the name main is the machine under test", line)
-        args["name"], args["number"] = parts
-    elif verb == "events":
-        if rest not in ("on", "off"):
-            raise ScriptError("events takes on or off", line)
-        args["on"] = rest == "on"
-    elif verb == "help":
-        pass
-    return Step(line, text, verb, args)
-
-
-def _parse_expectation(verb: str, rest: str, line: int) -> dict[str, Any]:
-    what, _, rest = rest.partition(" ")
-    rest = rest.strip()
-    args: dict[str, Any] = {"what": what}
-    if what == "lcd":
-        args["matcher"], rest = parse_matcher(rest, line)
-        args["lcd_line"], rest = _line_option(rest, line)
-    elif what == "led":
-        parts = rest.split()
-        if len(parts) < 2 or parts[0] not in LED_NAMES:
-            raise ScriptError(
-                f"{verb} led takes an LED name ({', '.join(LED_NAMES)}) and on|off|blink", line
-            )
-        if parts[1] not in LED_STATES:
-            raise ScriptError(f"LED state must be on, off or blink, not {parts[1]!r}", line)
-        args["led"], args["state"] = parts[0], parts[1]
-        rest = " ".join(parts[2:])
-    elif what == "state":
-        if rest.startswith('"'):
-            matcher, rest = parse_matcher(rest, line)
-            args["text"] = matcher.text
-        else:
-            token, _, rest = rest.partition(" ")
-            if not token:
-                raise ScriptError(f"{verb} state needs TEXT", line)
-            args["text"] = token
-    elif what == "printed":
-        token, _, rest = rest.partition(" ")
-        if not re.fullmatch(r"\d+", token):
-            raise ScriptError(f"{verb} printed needs a sheet count, got {token!r}", line)
-        args["count"] = int(token)
-    elif what == "journal":
-        args["matcher"], rest = parse_matcher(rest, line)
-    else:
-        raise ScriptError(f"{verb} takes lcd, led, state, printed or journal, not {what!r}", line)
-    rest = rest.strip()
-    if verb == "until":
-        m = re.match(r"^within\s+(\S+)$", rest)
-        if not m:
-            raise ScriptError("until needs: within DURATION", line)
-        args["within"] = parse_duration(m.group(1), line)
-    elif rest:
-        raise ScriptError(f"unexpected {rest!r} at the end of the line", line)
-    return args
+    name = text.split(maxsplit=1)[0]
+    declared = VERBS.get(name)
+    if declared is None:
+        hint = f" (verbs are lower case: {name.lower()})" if name.lower() in VERBS else ""
+        raise ScriptError(f"unknown verb {name[:40]!r}{hint}", line)
+    body = declared.comment(text)
+    rest = body[len(name) :].strip()
+    args = declared.parse(rest, line)
+    if name == "on":
+        return Step(line, text, "on", {"name": args["name"]}, args["name"], args["inner"])
+    return Step(line, text, name, args)
 
 
 def parse_script(text: str, source: str = "") -> list[Step]:
     """Every line checked; the first error raises with its line number."""
+    if len(text.encode("utf-8", "surrogatepass")) > SCRIPT_SIZE.value:
+        raise ScriptError(f"the script is over the {SCRIPT_SIZE.name} limit of {SCRIPT_SIZE.shown}")
     steps: list[Step] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         step = parse_line(raw, n, source)
         if step is not None:
-            if step.verb in CONSOLE_ONLY:
+            if VERBS[step.verb].console_only:
                 raise ScriptError(f"{step.verb} is a console command, not a script step", n, source)
             steps.append(step)
     return steps
+
+
+# -- help and docs -------------------------------------------------------------------------------
+
+
+def _rows() -> Iterable[tuple[str, str]]:
+    for v in VERBS.values():
+        yield from zip(v.forms, v.help, strict=True)
+
+
+HELP_COLUMN = 36
+HELP_WIDTH = 100
+
+
+def help_lines() -> list[str]:
+    """What `help` answers: every verb's syntax and what it does."""
+    out: list[str] = []
+    for form, text in _rows():
+        wrapped = textwrap.wrap(text, HELP_WIDTH - HELP_COLUMN) or [""]
+        if len(form) < HELP_COLUMN:
+            out.append(f"{form:<{HELP_COLUMN}}{wrapped[0]}".rstrip())
+        else:
+            out += [form, " " * HELP_COLUMN + wrapped[0]]
+        out += [" " * HELP_COLUMN + more for more in wrapped[1:]]
+    return out
+
+
+def verb_table() -> str:
+    """The verb table of docs/scripts.md (scripts/make_docs.py writes it)."""
+    rows = ["| step | what it does |", "|---|---|"]
+    bar = "\\|"  # a | inside a table cell
+    for v in VERBS.values():
+        where = " (console and the prompt of `run` only)" if v.console_only else ""
+        for form, text in zip(v.forms, v.help, strict=True):
+            rows.append(f"| `{form.replace('|', bar)}` | {text.replace('|', bar)}{where} |")
+    return "\n".join(rows) + "\n"

@@ -977,10 +977,6 @@ class PanelWindow:
 
     def _draw_feeder(self) -> None:
         feeder = self.board.feeder
-        if feeder is None:
-            if self._changed("feeder", None):
-                self.feeder_state.configure(text="no document feeder")
-            return
         waiting = list(feeder.tray)
         travel = feeder.travel
         in_path = travel.sheet if travel is not None else None
@@ -1050,8 +1046,6 @@ class PanelWindow:
 
     def _draw_tray(self) -> None:
         printer = self.board.printer
-        if printer is None:
-            return
         newest = self.tray_sheets[-1].sheet.number if self.tray_sheets else 0
         cassette = (printer.sheets, printer.paper_size, printer.cover_closed)
         if self._changed("cassette", cassette):

@@ -1,9 +1,15 @@
-"""Benchmarks of the machine core. Not a test: prints medians and ratios.
+"""Benchmarks of the machine core (issues 2 and 14). Not a test: prints medians and ratios.
 
-    python scripts/bench_core.py [--runs 7]
+    python scripts/bench_core.py [--runs 7] [--startup-only]
 
-- boot, process: `estudio190f run --headless --speed max` start to READY on the LCD, against a bare
-  `python -c pass` in the same run (ratio).
+Start-up, each against a bare `python -c pass` started the same way in the same run (ratio), each
+in a fresh process (median of the runs):
+- `estudio190f --help`: wall time;
+- a trivial `replay` (one `lcd?` step, `--relay none`, and with the default embedded relay):
+  wall time and peak resident memory (ru_maxrss of the child, read by a wrapper process);
+- `run --headless --relay none --speed max` from start to the first READY on the LCD.
+
+Then the core itself, in this process:
 - boot, in process: Simulation() construction to READY (virtual boot included), against building one
   bare transitions HierarchicalMachine with the same states (ratio).
 - replay throughput: key presses per second through the interpreter in max mode (press + 100 ms
@@ -39,26 +45,38 @@ def median_time(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def process_boot() -> None:
+CLI = [sys.executable, "-m", "estudio190f.panel.cli"]
+# Children write and use bytecode caches as an installed program does (some shells here set
+# PYTHONDONTWRITEBYTECODE, which makes every start compile ~100 modules: 0.15-0.2 s).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+# The peak resident memory of one child, in KiB: only the child counts, not this wrapper.
+PEAK = (
+    "import resource, subprocess, sys\n"
+    "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def wall_and_peak(command: list[str], runs: int, cwd: str) -> tuple[float, float]:
+    """Median wall seconds and median peak RSS (MiB) of `command`, each run a fresh process."""
+    walls, peaks = [], []
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True, cwd=cwd, env=ENV)  # warm-up
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=True, cwd=cwd, env=ENV)
+        walls.append(time.perf_counter() - t)
+        out = subprocess.run([sys.executable, "-c", PEAK, *command], capture_output=True,
+                             text=True, check=True, cwd=cwd, env=ENV)  # fmt: skip
+        peaks.append(int(out.stdout) / 1024)
+    return statistics.median(walls), statistics.median(peaks)
+
+
+def run_to_ready() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "estudio190f.panel.cli",
-                "run",
-                "--headless",
-                "--speed",
-                "max",
-                "--relay",
-                "none",
-                "--out",
-                tmp,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+            [*CLI, "run", "--headless", "--speed", "max", "--relay", "none", "--out", tmp],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV,
+        )  # fmt: skip
         buf = b""
         fd = proc.stdout.fileno()  # type: ignore[union-attr]
         while b"READY" not in buf:
@@ -73,8 +91,29 @@ def process_boot() -> None:
             raise RuntimeError("run never showed READY")
 
 
-def bare_python() -> None:
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
+def startup(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "trivial.txt")
+        with open(script, "w") as f:
+            f.write("lcd?\n")
+        python_wall, python_peak = wall_and_peak([sys.executable, "-c", "pass"], runs, tmp)
+        help_wall, _ = wall_and_peak([*CLI, "--help"], runs, tmp)
+        bare_wall, bare_peak = wall_and_peak([*CLI, "replay", "--relay", "none", script], runs, tmp)
+        relay_wall, relay_peak = wall_and_peak([*CLI, "replay", script], runs, tmp)
+    run_to_ready()  # warm-up
+    ready = median_time(run_to_ready, runs)
+    print(f"start-up, median of {runs} fresh processes each "
+          f"(bare python: {python_wall * 1000:.0f} ms, {python_peak:.0f} MiB):")  # fmt: skip
+    rows = [
+        ("--help", help_wall, None, 0.4),
+        ("replay, one lcd? step, --relay none", bare_wall, bare_peak, 0.4),
+        ("replay, one lcd? step, embedded relay", relay_wall, relay_peak, 0.4),
+        ("run --headless to READY", ready, None, 0.5),
+    ]
+    for name, wall, peak, target in rows:
+        memory = f", peak {peak:.0f} MiB (target < 60)" if peak is not None else ""
+        print(f"  {name:<40} {wall * 1000:5.0f} ms ({wall / python_wall:4.1f}x bare python; "
+              f"target < {target * 1000:.0f} ms){memory}")  # fmt: skip
 
 
 def bare_hsm() -> HierarchicalMachine:
@@ -129,11 +168,13 @@ def standby_day() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--startup-only", action="store_true")
     args = parser.parse_args()
     runs = args.runs
+    startup(runs)
+    if args.startup_only:
+        return
 
-    boot_proc = median_time(process_boot, runs)
-    python_start = median_time(bare_python, runs)
     boot_inproc = median_time(Simulation, runs * 3)
     hsm = median_time(bare_hsm, runs * 3)
     press_rates = [presses_per_second(3000) for _ in range(runs)]
@@ -142,10 +183,6 @@ def main() -> None:
 
     press, trig = statistics.median(press_rates), statistics.median(trigger_rates)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, median of {runs}")
-    print(
-        f"boot, process start to READY: {boot_proc * 1000:.0f} ms "
-        f"(bare python start {python_start * 1000:.0f} ms, ratio {boot_proc / python_start:.1f}x)"
-    )
     print(
         f"boot, in process to READY:    {boot_inproc * 1000:.1f} ms "
         f"(one bare HierarchicalMachine {hsm * 1000:.2f} ms, ratio {boot_inproc / hsm:.1f}x)"

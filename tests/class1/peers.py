@@ -110,7 +110,8 @@ class Emulator:
         self.log_path = workdir / "run.log"
         args = [sys.executable, "-m", "estudio190f.panel.cli", "run", "--headless",
                 "--speed", str(speed), "--relay", "none", "--modem-pty", str(link),
-                "--serial", "tcp:0", "--out", str(self.out)]  # fmt: skip
+                "--serial", "tcp:0", "--out", str(self.out),
+                "--documents", str(workdir)]  # fmt: skip
         if settings:
             config = workdir / "settings.toml"
             config.write_text(settings)

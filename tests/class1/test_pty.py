@@ -55,10 +55,10 @@ def rig(tmp_path):
     made.endpoint.close()
 
 
-def test_the_link_points_at_a_pty_everyone_may_open(rig: PtyRig) -> None:
+def test_the_link_points_at_a_pty_only_its_owner_may_open(rig: PtyRig) -> None:
     target = os.path.realpath(rig.link)
     assert os.path.islink(rig.link) and target.startswith("/dev/pts/")
-    assert stat.S_IMODE(os.stat(target).st_mode) == 0o666
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert rig.endpoint.link == str(rig.link)
 
 

@@ -108,13 +108,14 @@ def test_events_are_off_until_asked_for(client):
     assert b"! " not in client.received
 
 
-def test_pty_endpoint_has_a_stable_symlink_to_a_world_writable_slave(make_rig, tmp_path):
+def test_pty_endpoint_has_a_stable_symlink_to_a_slave_only_its_owner_may_open(make_rig, tmp_path):
     link = tmp_path / "console"
     rig = make_rig(f"pty:{link}")
     assert rig.endpoint("pty").describe() == f"serial pty {link}"
     target = os.readlink(link)
     assert target.startswith("/dev/pts/")
-    assert stat.S_IMODE(os.stat(target).st_mode) == 0o666
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert os.stat(target).st_uid == os.getuid()
     rig.stop()
     assert not os.path.lexists(link)
 

@@ -126,3 +126,12 @@ def test_the_prompt_shows_the_lcd_at_start(running, tmp_path):
     r = running("--speed", "20")
     out = r.read_until("READY")
     assert "LCD |" in out and "FAX READY" in out
+
+
+def test_an_overlong_line_at_the_prompt_is_refused_and_the_next_one_runs(running, tmp_path):
+    r = running("--speed", "20")
+    r.read_until("ready")
+    r.send("type " + "7" * 100_000)
+    assert "ERR line too long" in r.read_until("ERR line too long")
+    r.send("state?")
+    assert "standby.fax" in r.read_until("OK")

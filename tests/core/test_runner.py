@@ -48,3 +48,24 @@ def test_until_sees_a_change_made_by_an_io_callback_at_once():
     assert time.monotonic() - wall < 2
     os.close(read_fd)
     os.close(write_fd)
+
+
+def test_a_stop_request_ends_the_loop_even_while_events_keep_coming_at_one_instant():
+    import signal
+
+    sim = Simulation()
+    runner = Runner(sim.clock, speed=1.0)
+
+    def again():  # a component that never lets the instant end
+        sim.clock.call_soon(again)
+
+    sim.clock.call_soon(again)
+    previous = signal.signal(signal.SIGALRM, lambda *_: runner.stop())
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    wall = time.monotonic()
+    try:
+        runner.run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - wall < 1.5
