@@ -20,10 +20,12 @@ from estudio190f.firmware.t30.events import (
     SendTone,
     StartCng,
     StartTimer,
+    StopTimer,
     TimerExpired,
 )
 from estudio190f.firmware.t30.frames import encode_ident, make_frame, parse_frame
-from estudio190f.firmware.t30.session import DCN_STATUS, StationConfig, T30Session
+from estudio190f.firmware.t30.session import StationConfig, T30Session
+from estudio190f.firmware.t30.states import DCN_STATUS
 
 
 def sent_frames(commands: list) -> list[str]:
@@ -58,15 +60,28 @@ def test_answerer_opens_with_ced_then_csi_and_dis() -> None:
     silences = [c.duration for c in out if isinstance(c, SendSilence)]
     assert silences == [200_000, 75_000]
     assert sent_frames(out) == ["CSI", "DIS"]
-    assert session.state == "r_wait_cmd" and session.phase == "B"
+    assert session.state == "r_dis_sent" and session.phase == "B"
     assert StartTimer("T1", 35_000_000) in out and StartTimer("T4", 3_000_000) in out
+    # T1 starts with phase B: after CED, before the DIS
+    assert out.index(tone) < out.index(StartTimer("T1", 35_000_000))
 
 
-def test_caller_sends_cng_and_waits_for_dis() -> None:
+def test_caller_sends_cng_and_waits_for_dis_under_t0_until_v21_starts_t1() -> None:
     session = caller()
-    out = session.start()
-    assert StartCng() in out and Listen(("V.21",)) in out and StartTimer("T1", 35_000_000) in out
-    assert session.state == "t_wait_dis"
+    out = session.start(t0_left=55_000_000)
+    assert StartCng() in out and Listen(("V.21",)) in out and StartTimer("T0", 55_000_000) in out
+    assert session.state == "calling" and session.phase == "A"
+    out = session.handle(CarrierStarted("V.21"))
+    assert StopTimer("T0") in out and StartTimer("T1", 35_000_000) in out
+    assert session.state == "t_wait_dis" and session.phase == "B"
+
+
+def test_a_caller_that_hears_no_fax_signal_within_t0_ends_no_answer() -> None:
+    session = caller()
+    session.start()
+    out = session.handle(TimerExpired("T0"))
+    assert sent_frames(out) == [] and out[-1] == Hangup()
+    assert session.outcome is not None and session.outcome.status == "NO_ANSWER"
 
 
 def test_dis_brings_tsi_dcs_and_tcf_at_the_best_common_speed() -> None:
@@ -94,7 +109,7 @@ def test_a_frame_a_state_does_not_expect_changes_nothing() -> None:
     session = caller()
     session.start()
     assert feed(session, [FrameIn(make_frame("MCF"))]) == []
-    assert session.state == "t_wait_dis"
+    assert session.state == "calling"
 
 
 def test_dcs_goes_three_times_then_dcn() -> None:
@@ -153,7 +168,8 @@ def test_dcn_ends_the_call_with_the_status_for_its_state(state: str, status: str
     session.start()
     session.state = state
     session.handle(FrameIn(make_frame("DCN")))
-    assert session.outcome is not None and session.outcome.status == status
+    assert session.outcome is not None
+    assert session.outcome.status == ("OK" if status == "END" else status)
 
 
 @pytest.mark.parametrize(
