@@ -201,7 +201,8 @@ class Receiver(SessionBase):
         if response in ("PIP", "PIN") or post == "EOP" and response != "RTN":
             self._respond(frames, "r_wait_dcn")
         elif response == "RTN":
-            self._respond(frames, "r_rtn_sent")
+            # EOM returns to the beginning of phase B whatever the answer: DIS after T2.
+            self._respond(frames, "r_rtn_after_eom" if post == "EOM" else "r_rtn_sent")
         elif post == "EOM":
             # Back to phase B: the sender may go on with DCS (or DTC) at once; if nothing comes
             # within T2 we send DIS again (TSB85: MCF to DIS 5 to 7 s).

@@ -233,7 +233,7 @@ class T30Session(Sender, Receiver):
             self._repeat_offer()
         elif name == "T4" and BY_NAME[state].timer == "T4":
             self._repeat_command()
-        elif name == "T2" and state == "r_after_eom":
+        elif name == "T2" and state in ("r_after_eom", "r_rtn_after_eom"):
             self._send_dis()
         elif name == "T2" and state.startswith("r_"):
             status = BY_NAME[state].on_t2 or "RX_T2EXP"

@@ -205,3 +205,70 @@ def test_receiver_answers_from_the_line_error_figures(
     # the same MPS again (our answer was lost): the same answer, the page not kept twice
     again = session.handle(FrameIn(make_frame("MPS")))
     assert sent_frames(again) == [response] and session.report.pages_received == kept
+
+
+def ecm_receiver() -> tuple[T30Session, list, str]:
+    """An answerer that has trained for ECM at V.27ter 4800 (64-octet frames), and the frames of
+    a small page: FCD frames numbered 0.."""
+    import numpy as np
+
+    from estudio190f.firmware import codec
+
+    session = T30Session("answerer", StationConfig(ident="5559876"))
+    session.start()
+    mod = "V.27ter/4800"
+    dcs = DcsParams(mod, "standard", "mh", min_scan_ms=0, ecm=True, frame_size=64).encode()
+    feed(session, [FrameIn(make_frame("DCS", dcs, x=1)), CarrierStarted(mod)])
+    feed(session, [DataIn(bytes(900), mod), CarrierEnded(mod)])
+    assert session.state == "r_wait_page"
+    data = bytes(codec.encode(np.zeros((40, 1728), dtype=bool), "mh", rtc=True))
+    chunks = [data[i : i + 64] for i in range(0, len(data), 64)]
+    fcd = [FrameIn(make_frame("FCD", bytes((n,)) + c, final=False), True, mod) for n, c in
+           enumerate(chunks)]  # fmt: skip
+    return session, fcd, mod
+
+
+def block(session: T30Session, fcd: list, mod: str, skip: int | None = None) -> None:
+    feed(session, [CarrierStarted(mod), *[f for n, f in enumerate(fcd) if n != skip]])
+    feed(session, [CarrierEnded(mod)])
+
+
+def test_err_to_eor_eop_goes_back_to_phase_c_and_dcn_there_keeps_the_page_with_holes() -> None:
+    """ERR acknowledges EOR without confirming the block: the receiver is back in phase C (the
+    sender may send the block anew), so the DCN that follows is a DCN while waiting for data."""
+    from estudio190f.firmware.t30.frames import eor_fif, pps_fif
+
+    session, fcd, mod = ecm_receiver()
+    block(session, fcd, mod, skip=1)
+    out = session.handle(FrameIn(make_frame("PPS", pps_fif("EOP", 0, 0, len(fcd), 1), x=1)))
+    assert sent_frames(out) == ["PPR"]
+    out = session.handle(FrameIn(make_frame("EOR", eor_fif("EOP", 1), x=1)))
+    assert sent_frames(out) == ["ERR"] and session.state == "r_wait_page"
+    assert session.report.pages_received == 0  # held: the sender may still send it anew
+    session.handle(FrameIn(make_frame("DCN", x=1)))
+    assert session.outcome is not None and session.outcome.status == "RX_DCNDATA"
+    assert session.report.pages_received == 1
+    [kept] = session.sink.pages  # type: ignore[attr-defined]
+    assert kept.verdict == "poor"  # the given-up block left a hole
+
+
+def test_a_page_sent_anew_after_err_replaces_the_held_one() -> None:
+    from estudio190f.firmware.t30.frames import eor_fif, pps_fif
+
+    session, fcd, mod = ecm_receiver()
+    block(session, fcd, mod, skip=1)
+    session.handle(FrameIn(make_frame("PPS", pps_fif("EOP", 0, 0, len(fcd), 1), x=1)))
+    session.handle(FrameIn(make_frame("EOR", eor_fif("EOP", 1), x=1)))
+    block(session, fcd, mod)  # the same page, whole, with the same counters
+    out = session.handle(FrameIn(make_frame("PPS", pps_fif("EOP", 0, 0, len(fcd), 1), x=1)))
+    assert sent_frames(out) == ["MCF"] and session.state == "r_wait_dcn"
+    [kept] = session.sink.pages  # type: ignore[attr-defined]
+    assert kept.verdict == "good" and kept.page is not None
+
+
+def test_a_frame_with_a_t30_header_and_no_t30_fcf_is_ignored_and_counted() -> None:
+    session = caller()
+    session.start()
+    out = feed(session, [FrameIn(bytes((0xFF, 0x03, 0x00))), *dis_frames()])
+    assert sent_frames(out) == ["TSI", "DCS"]
+    assert session.report.unknown_frames == 1
