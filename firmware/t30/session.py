@@ -9,7 +9,7 @@ Phase A: the answerer waits its answer delay, sends CED, then NSF/CSI/DIS, repea
 until T1 (which starts with phase B). The caller sends CNG; T0 runs from dialling until the far
 end's first V.21 signal, when T1 starts (T.30, operating method 4: "the calling terminal starts
 time-out T1 upon reception of the V.21 modulation scheme").
-Replies start 75 ms after the far end's V.21 carrier has ended (T.30 5.3.2.4); a session run
+Replies start 75 ms after the far end's V.21 carrier has ended (T.30 clause 5, note 3); a session run
 without carrier events (unit tests) acts on each final frame at once.
 Garbled frames: a carrier that brought a T.30 frame with a bad FCS, and no good final one, is
 answered with CRP by a station waiting for a command; a transmitter waiting for a response sends
@@ -71,7 +71,7 @@ class T30Session(Sender, Receiver):
         self.document = document if document is not None else []
         self.sink = sink or KeepAll()
         # the V.21 carrier being received: commands and responses are acted on when it has
-        # ended (T.30 5.3.2.4: a reply starts 75 ms after the far end's signal)
+        # ended (T.30 clause 5, note 3: a reply starts 75 ms after the far end's signal)
         self._pending: list[ParsedFrame] = []
         self._received: list[list[ParsedFrame]] = []  # complete frame sets, final frame last
         self._frames_heard = False  # a T.30 frame on this carrier, good or not

@@ -109,3 +109,15 @@ BY_NAME: dict[str, State] = {s.name: s for s in STATES}
 PHASES: dict[str, str] = {s.name: s.phase for s in STATES}
 # The status a DCN ends the call with, by state ("END": as the call stands, OK or NOMEM).
 DCN_STATUS: dict[str, str] = {s.name: s.on_dcn for s in STATES if s.on_dcn is not None}
+
+
+def markdown() -> str:
+    """The table as docs/t30.md prints it (a test keeps the two the same)."""
+    rows = [
+        "| state | phase | waits for | timer | a DCN here ends it |",
+        "|---|---|---|---|---|",
+    ]
+    for s in STATES:
+        dcn = {None: "", "END": "as it stands (OK, or NOMEM)"}.get(s.on_dcn, s.on_dcn)
+        rows.append(f"| `{s.name}` | {s.phase} | {s.waits_for} | {s.timer or ''} | {dcn} |")
+    return "\n".join(rows)

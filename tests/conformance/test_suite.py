@@ -22,7 +22,7 @@ from estudio190f.panel.conformance_pages import document
 from estudio190f.panel.conformance_run import ConformanceRun
 from estudio190f.panel.conformance_script import parse_suite
 
-TARGET = 134  # issue 18: every test passes but the four docs/conformance.md explains
+TARGET = 134  # every test passes but the four docs/conformance.md explains by clause
 
 
 @pytest.fixture(scope="module")
