@@ -38,10 +38,10 @@ from .settings import Settings
 from .t30 import events as ev
 from .t30.capabilities import DcsParams
 from .t30.results import Outcome, outcome
-from .t30.session import KeepAll, PageSink, ReceivedPage, StationConfig, T30Session
+from .t30.session import T30Session
+from .t30.station import KeepAll, PageSink, ReceivedPage, StationConfig
+from .t30.timing import T0
 from .t30.trace import SECRET_FRAMES, describe
-
-T0 = 60 * SECOND  # T.30 T0: dialing done to answer, else "no answer"
 
 
 @dataclass
@@ -161,6 +161,8 @@ class FaxCall:
         self._tx_count = 0
         self._timers: dict[str, Timer] = {}
         self._t0: Timer | None = None
+        self._dialled_at: int | None = None  # T0 runs from here (the session takes it over)
+        self._drop: Timer | None = None  # a far end's habit: the line dropped in phase C
         self._connected_at: int | None = None
         self._started = False
         self.line.listeners.add(self._line_event)
@@ -253,6 +255,7 @@ class FaxCall:
             return
         kind = event.kind
         if kind == "dialed":
+            self._dialled_at = self.board.clock.now
             self._t0 = self.board.timers.call_later(T0, self._no_answer, label="fax T0")
         elif kind == "ringback":
             self._set_progress(stage="ringing")
@@ -283,10 +286,12 @@ class FaxCall:
         if self._started:
             return
         self._started = True
-        self._connected_at = self.board.clock.now
+        now = self._connected_at = self.board.clock.now
         self.log.emit("t30", "connected", role=self.session.role)
         self._set_progress(stage="A")
-        self._run(self.session.start())
+        # T0 runs on in the session until the far end's first V.21 signal (T.30: T1 replaces it).
+        since = 0 if self._dialled_at is None else now - self._dialled_at
+        self._run(self.session.start(t0_left=T0 - since))
 
     def _modem_event(self, event: ModemEvent) -> None:
         if self.result is not None or not self._started:
@@ -398,6 +403,11 @@ class FaxCall:
         if kind == "phase":
             self.log.emit("t30", "phase", phase=info["phase"], state=info["state"])
             self._set_progress(stage=info["phase"])
+            drop_after = self.session.config.behaviour.hang_up_in_phase_c
+            if info["phase"] == "C" and drop_after and self._drop is None:
+                self._drop = self.board.timers.call_later(
+                    drop_after, self._drop_line, label="fax habit: drop in phase C"
+                )
         elif kind == "negotiated":
             params: DcsParams = info["params"]
             self.log.emit(
@@ -421,6 +431,14 @@ class FaxCall:
         if self.on_progress is not None:
             self.on_progress(self.progress)
 
+    def _drop_line(self) -> None:
+        """A far end's habit: it goes on hook in the middle of phase C."""
+        self._drop = None
+        if self.result is None:
+            self.log.emit("fax", "habit", habit="drops the line in phase C")
+            self._flush()
+            self._end("CALLDROPPED")
+
     def _hang_up(self) -> None:
         status = self.session.outcome.status if self.session.outcome is not None else "CALLDROPPED"
         self._end(status)
@@ -431,8 +449,9 @@ class FaxCall:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        if self._t0 is not None:
-            self._t0.cancel()
+        for pending in (self._t0, self._drop):
+            if pending is not None:
+                pending.cancel()
         now = self.board.clock.now
         duration = (now - self._connected_at) / SECOND if self._connected_at is not None else 0.0
         if release:

@@ -7,7 +7,8 @@ that stream in chunks of any size (a bit error, a lost byte, a chunk boundary an
 reports what a receiving modem reports: good frames, frames whose FCS is wrong, and aborts.
 Both work on whole chunks with numpy, not bit by bit: an ECM page is tens of kilobytes.
 No I/O: bytes in, bytes or events out. It is here in hw/ because the Class 1 modem's HDLC unit
-(hw/class1.py) uses it, and hw/ imports nothing from firmware/.
+(hw/class1/t31.py: the stream a host running ECM writes after +FTM) uses it, and hw/ imports
+nothing from firmware/.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ FLAG = 0x7E
 FLAG_BITS = np.unpackbits(np.array([FLAG], dtype=np.uint8), bitorder="little")
 ABORT_ONES = 7  # seven or more 1 bits in a row abort a frame
 MIN_FRAME_OCTETS = 4  # shorter frames between flags are ignored (ISO/IEC 3309: invalid frame)
+MAX_FRAME_OCTETS = 4096  # a "frame" longer than this is no frame: dropped until the next flag
 FCS_GOOD_RESIDUE = 0xF0B8  # CRC over a frame and its own FCS, before the final inversion
 
 _REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
@@ -36,9 +38,12 @@ def fcs16(data: bytes) -> int:
     return reflected ^ 0xFFFF
 
 
-def add_fcs(frame: bytes) -> bytes:
-    """The frame followed by its two FCS octets, low-order octet first (as transmitted)."""
-    return bytes(frame) + fcs16(frame).to_bytes(2, "little")
+def add_fcs(frame: bytes, good: bool = True) -> bytes:
+    """The frame followed by its two FCS octets, low-order octet first (as transmitted). With
+    `good=False` the FCS is inverted: how a modem passes on a frame heard with a bad FCS, so
+    that its host's own check fails too."""
+    fcs = fcs16(frame) if good else fcs16(frame) ^ 0xFFFF
+    return bytes(frame) + fcs.to_bytes(2, "little")
 
 
 def check_fcs(frame_with_fcs: bytes) -> bool:
@@ -112,6 +117,27 @@ class HdlcEncoder:
         return self._emit(pad)
 
 
+class HdlcBitStream:
+    """Frames as a synchronous HDLC bit stream (two opening flags, then each frame with zero-bit
+    insertion, its FCS and a closing flag) packed into octets in line order, least significant
+    bit first: what a Class 1 host that runs ECM over +FRM decodes itself. Bits that do not fill
+    an octet wait for the next frame; `finish()` pads the last octet with idle ones."""
+
+    def __init__(self) -> None:
+        self._encoder = HdlcEncoder()
+        self._opening = self._encoder.flags(2)  # sent with the first frame
+
+    def frame(self, frame: bytes, fcs_ok: bool = True) -> bytes:
+        return self._take(self._encoder.frame(add_fcs(frame, fcs_ok), fcs=False))
+
+    def finish(self) -> bytes:
+        return self._take(self._encoder.finish())
+
+    def _take(self, data: bytes) -> bytes:
+        data, self._opening = self._opening + data, b""
+        return data
+
+
 @dataclass(frozen=True)
 class HdlcFrame:
     data: bytes  # the frame without its FCS (address, control, FCF, FIF...)
@@ -127,9 +153,18 @@ HdlcEvent = HdlcFrame | HdlcAbort
 
 
 class HdlcDecoder:
-    """A bit stream (line-order bytes, any chunking) to frames and aborts."""
+    """A bit stream (line-order bytes, any chunking) to frames and aborts.
 
-    def __init__(self) -> None:
+    A frame that is not a whole number of octets is invalid (ISO/IEC 3309). `invalid="report"`
+    reports it as a frame with a bad FCS, as a modem tells its host a frame went wrong;
+    `invalid="drop"` ignores it, as an HDLC receiver does (the Class 1 modem unframing a host's
+    ECM stream). Fragments shorter than MIN_FRAME_OCTETS between flags are never frames, and a
+    run of more than MAX_FRAME_OCTETS without a flag is dropped."""
+
+    def __init__(self, invalid: str = "report") -> None:
+        if invalid not in ("report", "drop"):
+            raise ValueError(f"invalid must be report or drop, not {invalid!r}")
+        self.invalid = invalid
         self._ones = 0  # 1 bits in a row at the end of what came so far
         self._in_frame = False  # a flag was seen and nothing has aborted since
         self._frame: list[np.ndarray] = []  # de-stuffed bits since the last flag
@@ -178,13 +213,18 @@ class HdlcDecoder:
                 self._frame = []
         if self._in_frame:
             self._frame.append(bits[start:][keep[start:]])
+            if sum(p.size for p in self._frame) > 8 * (MAX_FRAME_OCTETS + 2):
+                self._in_frame = False  # too long for a frame: wait for the next flag
+                self._frame = []
         return events
 
     def _close_frame(self) -> HdlcFrame | None:
         bits = np.concatenate(self._frame) if self._frame else np.zeros(0, np.uint8)
         bits = bits[: max(0, bits.size - FLAG_BITS.size)]  # the closing flag itself
-        if bits.size < 8 * MIN_FRAME_OCTETS:
-            return None  # flags back to back, or a fragment: not a frame
+        if bits.size < 8 * MIN_FRAME_OCTETS or bits.size > 8 * (MAX_FRAME_OCTETS + 2):
+            return None  # flags back to back, a fragment, or too long: not a frame
+        if bits.size % 8 and self.invalid == "drop":
+            return None
         octets = np.packbits(bits[: bits.size - bits.size % 8], bitorder="little").tobytes()
         good = bits.size % 8 == 0 and check_fcs(octets)
         if good:

@@ -78,11 +78,16 @@ def modulation_for_t31(code: int) -> tuple[Modulation, bool]:
     raise KeyError(f"no modulation has T.31 code {code}")
 
 
-# -- timing constants ---------------------------------------------------------------------------
+# -- the T.30 signal times a modem produces ----------------------------------------------------------
+# Declared here because hw/ cannot import firmware/; firmware/t30/timing.py's table (the one list
+# of T.30 times, with clauses and tolerances, that the session and the docs read) takes these rows
+# from here, and the Class 1 modem reads them here too.
 V21_PREAMBLE = 1 * SECOND  # T.30 5.3.1: 1 s ± 15 % of flags before the first frame
 CED_TIME = 3 * SECOND  # T.30: 2.6-4 s of 2100 Hz
 CNG_ON = 500 * MS  # T.30: 1100 Hz, 0.5 s on, 3 s off
 CNG_OFF = 3 * SECOND
+ANSWER_DELAY = 200 * MS  # T.30: at least 0.2 s of silence between going off hook and CED
+SIGNAL_GAP = 75 * MS  # T.30 5 note 3: 75 ± 20 ms between V.21 and another modulation (and CED)
 FLAG_BITS = 8
 DATA_BLOCK = 1 * SECOND  # high-speed data and frames reach the line in pieces of this air time
 

@@ -22,15 +22,20 @@ unless said otherwise. Pixels are numpy bool arrays, True = black (the project's
 - ERROR: 400 lines with 260 lines of 64-pel black segments in its middle; the tester flips the
   first bit after the EOL of the lines a script lists (`bad_rows`), as TSB85 says.
 - WHITE_2P and IMPRESS_WHITE are the two-page documents (white + white, impress + white).
+
+`page_data` codes a page as SpanDSP's tester does (EOL before every line, `min_bits` per line,
+RTC; the long line stretched with fill; the `bad_rows` corrupted).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from estudio190f.firmware import codec
 from estudio190f.firmware.page import Page
 
 WIDTH = 1728
@@ -154,4 +159,60 @@ def document(name: str) -> list[EtsiPage]:
     return _cache[key]
 
 
-__all__ = ["DOCUMENTS", "EtsiPage", "document"]
+# -- pages as the tester codes them ----------------------------------------------------------------
+def page_data(
+    test_page: EtsiPage,
+    coding: str = "mh",
+    *,
+    min_bits: int = 0,
+    rate: int = 4800,
+    bad_rows: Sequence[int] = (),
+) -> bytes:
+    """A test page coded as SpanDSP's tester codes it: EOL before every line, `min_bits` per line
+    (EOL and fill included), RTC (EOFB for T.6); a `long_line` stretched with fill bits to its air
+    time at `rate`; then the first bit after the EOL of every row in `bad_rows` (1-based) flipped."""
+    pixels = test_page.page.pixels
+    k = 2 if test_page.page.resolution == "standard" else 4
+    if coding == "mmr":
+        return bytes(codec.encode(pixels, "mmr"))
+    if test_page.long_line is None:
+        data = bytes(codec.encode(pixels, coding, k=k, min_line_bits=min_bits))
+    else:
+        # Fill bits may precede any EOL (T.4): the three parts join on byte
+        # boundaries with the zero bits between them taken as fill.
+        row, seconds = test_page.long_line
+        long_bits = round(seconds * rate)
+        parts = [
+            codec.encode(pixels[:row], coding, k=k, min_line_bits=min_bits, rtc=False),
+            codec.encode(pixels[row : row + 1], coding, k=k, min_line_bits=long_bits, rtc=False),
+            codec.encode(pixels[row + 1 :], coding, k=k, min_line_bits=min_bits),
+        ]
+        data = b"".join(bytes(p) for p in parts)
+    if bad_rows:
+        data = corrupt_rows(data, bad_rows)
+    return data
+
+
+def corrupt_rows(data: bytes, rows: Sequence[int]) -> bytes:
+    """Flip the first bit after the EOL that starts each listed row (EOLs counted from 1)."""
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+    wanted = set(rows)
+    count = 0
+    zeros = 0
+    for pos in range(bits.size):
+        if bits[pos]:
+            if zeros >= 11:
+                count += 1
+                if count in wanted and pos + 1 < bits.size:
+                    bits[pos + 1] ^= 1
+            zeros = 0
+        else:
+            zeros += 1
+    return np.packbits(bits, bitorder="little").tobytes()
+
+
+def parse_rows(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"\d+", text)]
+
+
+__all__ = ["DOCUMENTS", "EtsiPage", "corrupt_rows", "document", "page_data", "parse_rows"]

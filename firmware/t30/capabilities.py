@@ -13,7 +13,7 @@ encoded and decoded exactly, so both ends agree on every parameter of the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,6 @@ class Capabilities:
     subaddress: bool = False
     password: bool = False
     selective_polling: bool = False
-    extra_bits: frozenset[int] = field(default_factory=frozenset)  # bits read but not modelled
 
     def encode(self) -> bytes:
         bits: set[int] = set()
@@ -177,7 +176,6 @@ class Capabilities:
     @classmethod
     def decode(cls, fif: bytes) -> Capabilities:
         bits = decode_bits(fif)
-        known = {b.n for b in BITS} | set(range(11, 15)) | set(range(17, 24))
         scan = DIS_MIN_SCAN.get(_field(bits, 21, 3), (20, False))
         return cls(
             receive=10 in bits,
@@ -195,7 +193,6 @@ class Capabilities:
             subaddress=49 in bits,
             password=50 in bits,
             selective_polling=47 in bits,
-            extra_bits=frozenset(bits - known),
         )
 
     def describe(self) -> str:

@@ -46,7 +46,7 @@ class DataIn:
 
 @dataclass(frozen=True, slots=True)
 class TimerExpired:
-    name: str  # T1 | T2 | T4 | T5 | TCF
+    name: str  # T0 | T1 | T2 | T4 | T5 | TCF
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@ The T.30 session calls these; they are pure computation over the project's codec
   the criterion to the receiver).
 - ECM (T.4 Annex A): the coded page cut into frames of 256 (or 64) octets, at most 256 frames a
   block (partial page).
+- Without ECM a receiver times every coded scan line as it arrives (`CodedLineTimer`): T.4 4.1.3
+  limits one line (data, fill and EOL) to 5 s, and a receiver that sees a longer one must
+  disconnect the line.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from typing import Any
 import numpy as np
 
 from estudio190f.firmware.page import Page
+from estudio190f.hw.clock import SECOND
 
 from .capabilities import DcsParams, modulation_rate
+from .timing import MAX_CODED_LINE, TCF
 
-TCF_SECONDS = 1.5
+TCF_SECONDS = TCF / SECOND
 TCF_MIN_SECONDS = 1.0
 TCF_SETTLE_SECONDS = 0.25
 TCF_MAX_BER = 1e-4
@@ -41,7 +46,7 @@ K_FACTOR = {"standard": 2, "fine": 4, "superfine": 4}
 
 
 def _codec() -> Any:
-    from estudio190f.firmware import codec  # the codec module of issue 3
+    from estudio190f.firmware import codec
 
     return codec
 
@@ -135,3 +140,42 @@ def ecm_blocks(data: bytes, frame_size: int) -> list[list[bytes]]:
     """The coded page as blocks (partial pages) of frames; the last frame may be short."""
     frames = [data[i : i + frame_size] for i in range(0, len(data), frame_size)] or [b""]
     return [frames[i : i + FRAMES_PER_BLOCK] for i in range(0, len(frames), FRAMES_PER_BLOCK)]
+
+
+EOL_ZEROS = 11  # an EOL is eleven 0s (or more, with fill) and a 1
+
+
+class CodedLineTimer:
+    """How long each coded scan line takes on the line, measured as page data arrives: from the
+    end of one EOL to the end of the next (data, fill, EOL). `feed` returns True as soon as one
+    line has taken longer than T.4's 5 s, even while it is still arriving."""
+
+    def __init__(self, rate: int, limit: int = MAX_CODED_LINE) -> None:
+        self.limit_bits = rate * limit // SECOND
+        self.longest_bits = 0
+        self._zeros = 0  # 0 bits in a row at the end of what came so far
+        self._since_eol = 0  # bits since the last EOL ended
+
+    def feed(self, data: bytes) -> bool:
+        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+        if bits.size == 0:
+            return False
+        ones = np.flatnonzero(bits)
+        if ones.size == 0:
+            self._zeros += bits.size
+            self._since_eol += bits.size
+            longest = self._since_eol
+        else:
+            previous = np.concatenate(([-1 - self._zeros], ones[:-1]))
+            eol_ends = ones[ones - previous - 1 >= EOL_ZEROS]
+            if eol_ends.size:
+                first = self._since_eol + int(eol_ends[0]) + 1
+                later = int(np.diff(eol_ends).max()) if eol_ends.size > 1 else 0
+                longest = max(first, later)
+                self._since_eol = bits.size - int(eol_ends[-1]) - 1
+            else:
+                self._since_eol += bits.size
+                longest = self._since_eol
+            self._zeros = bits.size - int(ones[-1]) - 1
+        self.longest_bits = max(self.longest_bits, longest)
+        return self.longest_bits > self.limit_bits

@@ -32,7 +32,7 @@ P = "DESIGN.md 5 (Panasonic)"
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("OK", "", OK_WORD, "the call completed", ""),
     Outcome("BUSY", "", "BUSY", "the number was busy", ""),
-    Outcome("NO_ANSWER", "", "NO ANSWER", "nobody answered before T0 (60 s)", ""),
+    Outcome("NO_ANSWER", "", "NO ANSWER", "no fax answered within T0 (60 s from dialling)", ""),
     Outcome("NO_DIAL_TONE", "411", ERROR_WORD, "no dial tone: the line is dead"),
     Outcome("INCOMPATIBLE", "400", ERROR_WORD, "no common modem, width or coding with the far end"),
     Outcome("RX_INCAPABLE", "400", ERROR_WORD, "the far end cannot receive"),
@@ -71,6 +71,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("CALLDROPPED", "411", ERROR_WORD, "the line dropped during the call"),
     Outcome("RX_T2EXPFAX", "412", ERROR_WORD, "T2 expired waiting for page data"),
     Outcome("RX_NOCARRIER", "412", ERROR_WORD, "the image carrier was lost"),
+    Outcome(
+        "RX_LINE_TOO_LONG",
+        "412",
+        ERROR_WORD,
+        "a coded scan line took over 5 s (T.4 4.1.3): the receiver disconnected the line",
+    ),
     Outcome("RX_T2EXPMPS", "413", ERROR_WORD, "T2 expired waiting for a post-message command"),
     Outcome("RX_T2EXP", "413", ERROR_WORD, "T2 expired waiting for a command"),
     Outcome("RX_T2EXPRR", "413", ERROR_WORD, "T2 expired waiting for RR"),

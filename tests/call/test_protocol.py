@@ -24,6 +24,7 @@ from estudio190f.firmware.t30.frames import encode_ident
 from estudio190f.firmware.t30.session import StationConfig
 from estudio190f.hw.clock import SECOND
 from estudio190f.hw.eventlog import EventLog
+from estudio190f.hw.line import LineEvent
 from estudio190f.hw.modem import CarrierDown
 
 GAP = 75_000
@@ -153,15 +154,37 @@ def test_rtn_every_time_gives_up_after_three_sends_with_408() -> None:
 
 
 # -- timers and repeats -------------------------------------------------------------------------------
-def test_t1_expires_when_the_answering_end_is_not_a_fax() -> None:
+def test_an_answering_end_that_is_not_a_fax_ends_no_answer_when_t0_runs_out() -> None:
+    """T0 runs from the end of dialling until a fax signal (T.30: T1 starts only on the far
+    end's V.21): a line answered by a voice or a modem that never speaks fax ends NO ANSWER."""
     pair = StationPair()
     tester = LineTester(pair)
     answer_after(tester)  # it answers and says nothing
     result = pair.send([text_page()], number=TESTER)
+    assert (result.outcome.status, result.lcd) == ("NO_ANSWER", "NO ANSWER")
+    dialled = StationPair.at(StationPair.events(pair.a, "line", "dialed")[0])
+    timeout = [e for e in StationPair.events(pair.a, "t30", "timeout") if e["timer"] == "T0"]
+    assert StationPair.at(timeout[0]) - dialled == pytest.approx(60.0)
+    assert StationPair.frames(pair.a, "send") == []  # no fax far end: no DCN
+
+
+def test_t1_expires_when_the_far_end_speaks_v21_but_never_sends_dis() -> None:
+    pair = StationPair()
+    tester = LineTester(pair)
+    answer_after(tester)
+    flags_at: list[float] = []
+
+    def on_line(event: LineEvent) -> None:
+        if event.kind == "connected" or event.kind == "answered":
+            tester.modem.send_silence(5 * SECOND)
+            flags_at.append(pair.clock.now / SECOND + 5.0)
+            tester.modem.send_hdlc([LineTester.frame("CSI", encode_ident(TESTER))])
+
+    tester.line.listeners.add(on_line)
+    result = pair.send([text_page()], number=TESTER)
     assert (result.outcome.status, result.code) == ("T1_EXPIRED", "403")
-    connected = StationPair.at(StationPair.events(pair.a, "t30", "connected")[0])
     timeout = [e for e in StationPair.events(pair.a, "t30", "timeout") if e["timer"] == "T1"]
-    assert StationPair.at(timeout[0]) - connected == 35.0
+    assert StationPair.at(timeout[0]) - flags_at[0] == pytest.approx(35.0)
 
 
 def test_dcs_is_sent_three_times_then_404() -> None:
@@ -239,6 +262,9 @@ def caller_tester(
         nonlocal garbage
         if name == "DIS" and sent["dcs"] == 0:
             send_dcs(bad_first_dcs)
+        elif name == "DIS" and garbage:
+            garbage = False  # the garbage went unanswered: a real DCS on the repeated DIS
+            send_dcs(False)
         elif name == "CRP":
             garbage = False
             send_dcs(False)
@@ -271,12 +297,15 @@ def test_a_command_with_a_bad_fcs_is_answered_with_crp_and_then_goes_through() -
     assert [e["frame"] for e in bad] == ["DCS"]
 
 
-def test_garbage_frames_are_answered_with_crp() -> None:
+def test_a_frame_not_addressed_to_a_fax_is_ignored_and_dis_goes_again() -> None:
+    """HDLC frames with another address and control (TSB85 MRGX10) are not T.30 frames: not a
+    garbled command either, so no CRP; the called machine repeats DIS after T4."""
     pair = StationPair()
     tester = caller_tester(pair, garbage=True)
     pair.run(120 * SECOND, until=lambda: pair.rx_call is not None and pair.rx_call.done)
     assert pair.rx.ok
-    assert "CRP" in tester.names()
+    assert "CRP" not in tester.names()
+    assert tester.names()[:2] == ["CSI", "DIS"] and tester.names().count("DIS") == 2
 
 
 def test_a_garbled_response_makes_the_sender_repeat_its_command() -> None:

@@ -20,10 +20,12 @@ from estudio190f.firmware.t30.events import (
     SendTone,
     StartCng,
     StartTimer,
+    StopTimer,
     TimerExpired,
 )
 from estudio190f.firmware.t30.frames import encode_ident, make_frame, parse_frame
-from estudio190f.firmware.t30.session import DCN_STATUS, StationConfig, T30Session
+from estudio190f.firmware.t30.session import StationConfig, T30Session
+from estudio190f.firmware.t30.states import DCN_STATUS
 
 
 def sent_frames(commands: list) -> list[str]:
@@ -58,15 +60,28 @@ def test_answerer_opens_with_ced_then_csi_and_dis() -> None:
     silences = [c.duration for c in out if isinstance(c, SendSilence)]
     assert silences == [200_000, 75_000]
     assert sent_frames(out) == ["CSI", "DIS"]
-    assert session.state == "r_wait_cmd" and session.phase == "B"
+    assert session.state == "r_dis_sent" and session.phase == "B"
     assert StartTimer("T1", 35_000_000) in out and StartTimer("T4", 3_000_000) in out
+    # T1 starts with phase B: after CED, before the DIS
+    assert out.index(tone) < out.index(StartTimer("T1", 35_000_000))
 
 
-def test_caller_sends_cng_and_waits_for_dis() -> None:
+def test_caller_sends_cng_and_waits_for_dis_under_t0_until_v21_starts_t1() -> None:
     session = caller()
-    out = session.start()
-    assert StartCng() in out and Listen(("V.21",)) in out and StartTimer("T1", 35_000_000) in out
-    assert session.state == "t_wait_dis"
+    out = session.start(t0_left=55_000_000)
+    assert StartCng() in out and Listen(("V.21",)) in out and StartTimer("T0", 55_000_000) in out
+    assert session.state == "calling" and session.phase == "A"
+    out = session.handle(CarrierStarted("V.21"))
+    assert StopTimer("T0") in out and StartTimer("T1", 35_000_000) in out
+    assert session.state == "t_wait_dis" and session.phase == "B"
+
+
+def test_a_caller_that_hears_no_fax_signal_within_t0_ends_no_answer() -> None:
+    session = caller()
+    session.start()
+    out = session.handle(TimerExpired("T0"))
+    assert sent_frames(out) == [] and out[-1] == Hangup()
+    assert session.outcome is not None and session.outcome.status == "NO_ANSWER"
 
 
 def test_dis_brings_tsi_dcs_and_tcf_at_the_best_common_speed() -> None:
@@ -94,7 +109,7 @@ def test_a_frame_a_state_does_not_expect_changes_nothing() -> None:
     session = caller()
     session.start()
     assert feed(session, [FrameIn(make_frame("MCF"))]) == []
-    assert session.state == "t_wait_dis"
+    assert session.state == "calling"
 
 
 def test_dcs_goes_three_times_then_dcn() -> None:
@@ -153,7 +168,8 @@ def test_dcn_ends_the_call_with_the_status_for_its_state(state: str, status: str
     session.start()
     session.state = state
     session.handle(FrameIn(make_frame("DCN")))
-    assert session.outcome is not None and session.outcome.status == status
+    assert session.outcome is not None
+    assert session.outcome.status == ("OK" if status == "END" else status)
 
 
 @pytest.mark.parametrize(
@@ -189,3 +205,70 @@ def test_receiver_answers_from_the_line_error_figures(
     # the same MPS again (our answer was lost): the same answer, the page not kept twice
     again = session.handle(FrameIn(make_frame("MPS")))
     assert sent_frames(again) == [response] and session.report.pages_received == kept
+
+
+def ecm_receiver() -> tuple[T30Session, list, str]:
+    """An answerer that has trained for ECM at V.27ter 4800 (64-octet frames), and the frames of
+    a small page: FCD frames numbered 0.."""
+    import numpy as np
+
+    from estudio190f.firmware import codec
+
+    session = T30Session("answerer", StationConfig(ident="5559876"))
+    session.start()
+    mod = "V.27ter/4800"
+    dcs = DcsParams(mod, "standard", "mh", min_scan_ms=0, ecm=True, frame_size=64).encode()
+    feed(session, [FrameIn(make_frame("DCS", dcs, x=1)), CarrierStarted(mod)])
+    feed(session, [DataIn(bytes(900), mod), CarrierEnded(mod)])
+    assert session.state == "r_wait_page"
+    data = bytes(codec.encode(np.zeros((40, 1728), dtype=bool), "mh", rtc=True))
+    chunks = [data[i : i + 64] for i in range(0, len(data), 64)]
+    fcd = [FrameIn(make_frame("FCD", bytes((n,)) + c, final=False), True, mod) for n, c in
+           enumerate(chunks)]  # fmt: skip
+    return session, fcd, mod
+
+
+def block(session: T30Session, fcd: list, mod: str, skip: int | None = None) -> None:
+    feed(session, [CarrierStarted(mod), *[f for n, f in enumerate(fcd) if n != skip]])
+    feed(session, [CarrierEnded(mod)])
+
+
+def test_err_to_eor_eop_goes_back_to_phase_c_and_dcn_there_keeps_the_page_with_holes() -> None:
+    """ERR acknowledges EOR without confirming the block: the receiver is back in phase C (the
+    sender may send the block anew), so the DCN that follows is a DCN while waiting for data."""
+    from estudio190f.firmware.t30.frames import eor_fif, pps_fif
+
+    session, fcd, mod = ecm_receiver()
+    block(session, fcd, mod, skip=1)
+    out = session.handle(FrameIn(make_frame("PPS", pps_fif("EOP", 0, 0, len(fcd), 1), x=1)))
+    assert sent_frames(out) == ["PPR"]
+    out = session.handle(FrameIn(make_frame("EOR", eor_fif("EOP", 1), x=1)))
+    assert sent_frames(out) == ["ERR"] and session.state == "r_wait_page"
+    assert session.report.pages_received == 0  # held: the sender may still send it anew
+    session.handle(FrameIn(make_frame("DCN", x=1)))
+    assert session.outcome is not None and session.outcome.status == "RX_DCNDATA"
+    assert session.report.pages_received == 1
+    [kept] = session.sink.pages  # type: ignore[attr-defined]
+    assert kept.verdict == "poor"  # the given-up block left a hole
+
+
+def test_a_page_sent_anew_after_err_replaces_the_held_one() -> None:
+    from estudio190f.firmware.t30.frames import eor_fif, pps_fif
+
+    session, fcd, mod = ecm_receiver()
+    block(session, fcd, mod, skip=1)
+    session.handle(FrameIn(make_frame("PPS", pps_fif("EOP", 0, 0, len(fcd), 1), x=1)))
+    session.handle(FrameIn(make_frame("EOR", eor_fif("EOP", 1), x=1)))
+    block(session, fcd, mod)  # the same page, whole, with the same counters
+    out = session.handle(FrameIn(make_frame("PPS", pps_fif("EOP", 0, 0, len(fcd), 1), x=1)))
+    assert sent_frames(out) == ["MCF"] and session.state == "r_wait_dcn"
+    [kept] = session.sink.pages  # type: ignore[attr-defined]
+    assert kept.verdict == "good" and kept.page is not None
+
+
+def test_a_frame_with_a_t30_header_and_no_t30_fcf_is_ignored_and_counted() -> None:
+    session = caller()
+    session.start()
+    out = feed(session, [FrameIn(bytes((0xFF, 0x03, 0x00))), *dis_frames()])
+    assert sent_frames(out) == ["TSI", "DCS"]
+    assert session.report.unknown_frames == 1

@@ -6,14 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from estudio190f.hw.class1 import (
-    AtCommand,
-    AtSyntaxError,
-    HdlcBitReader,
-    HdlcBitStream,
-    parse_command_line,
-)
+from estudio190f.hw.class1 import AtCommand, AtSyntaxError, HdlcBitStream, parse_command_line
 from estudio190f.hw.clock import MS, SECOND
+from estudio190f.hw.hdlc import HdlcDecoder, HdlcFrame
 from estudio190f.hw.modem import (
     CarrierUp,
     DataReceived,
@@ -361,5 +356,5 @@ def test_high_speed_frames_reach_the_host_as_an_hdlc_bit_stream() -> None:
     got = bench.run_until_output(b"NO CARRIER")
     assert got.startswith(CONNECT) and got.endswith(DLE_ETX + b"\r\nNO CARRIER\r\n")
     body = got[len(CONNECT) : -len(DLE_ETX + b"\r\nNO CARRIER\r\n")].replace(b"\x10\x10", b"\x10")
-    decoded = HdlcBitReader().feed(body + b"\x7e")
-    assert decoded == [(f, True) for f in frames]
+    decoded = HdlcDecoder(invalid="drop").feed(body + b"\x7e")
+    assert decoded == [HdlcFrame(f, True) for f in frames]

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from estudio190f.hw.hdlc import (
+    FLAG_BITS,
     HdlcAbort,
     HdlcDecoder,
     HdlcEncoder,
@@ -151,3 +152,23 @@ def test_noise_gives_only_frames_and_aborts(stream, sizes):
 def test_flags_are_whole_octets_0x7e(count):
     encoder = HdlcEncoder()
     assert encoder.flags(count) == b"\x7e" * count
+
+
+def test_a_frame_that_is_not_whole_octets_is_reported_or_dropped_as_asked() -> None:
+    """ISO/IEC 3309: such a frame is invalid. A modem reports it to its host as a bad frame; an
+    HDLC receiver (the Class 1 modem unframing a host's ECM stream) drops it."""
+    bits = np.concatenate(
+        [FLAG_BITS, stuff(bits_of(add_fcs(DIS))), np.array([1, 0, 1], dtype=np.uint8), FLAG_BITS]
+    )
+    pad = (-bits.size) % 8
+    stream = np.packbits(np.concatenate([bits, np.ones(pad, dtype=np.uint8)]), bitorder="little")
+    reported = HdlcDecoder().feed(stream.tobytes())
+    assert len(reported) == 1 and isinstance(reported[0], HdlcFrame) and not reported[0].fcs_ok
+    assert HdlcDecoder(invalid="drop").feed(stream.tobytes()) == []
+
+
+def test_a_run_without_flags_longer_than_any_frame_is_dropped() -> None:
+    decoder = HdlcDecoder(invalid="drop")
+    assert decoder.feed(b"\x7e" + bytes(5000) + b"\x7e") == []
+    encoder = HdlcEncoder()
+    assert decoder.feed(encoder.frames([DIS]) + encoder.finish()) == [HdlcFrame(DIS, True)]

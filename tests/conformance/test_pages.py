@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from estudio190f.firmware import codec
-from estudio190f.panel.conformance import corrupt_rows, page_data
-from estudio190f.panel.conformance_pages import DOCUMENTS, document
+from estudio190f.panel.conformance_pages import DOCUMENTS, corrupt_rows, document, page_data
 
 LINES = {
     "white": [1100],

@@ -9,18 +9,16 @@ from pathlib import Path
 import pytest
 
 from estudio190f.hw.clock import MS, SECOND
-from estudio190f.panel.conformance import (
-    KNOWN_DIFFERENCES,
-    STATUS_MAP,
-    ConformanceResult,
+from estudio190f.panel.conformance import KNOWN_DIFFERENCES, report_line, run_test, summary
+from estudio190f.panel.conformance_run import STATUS_MAP, ConformanceResult, ConformanceRun
+from estudio190f.panel.conformance_script import (
     Expectation,
     Step,
-    _window,
+    SuiteError,
     notation,
     parse_octets,
     parse_suite,
-    run_test,
-    summary,
+    window,
 )
 
 # One white page at V.27ter 4800 into the machine, as the MRGN scripts do it. `{checks}` and
@@ -116,8 +114,6 @@ def test_repeats_keep_their_bounds_and_steps(tmp_path: Path) -> None:
     ],
 )
 def test_an_unreadable_suite_is_said_so(tmp_path: Path, content: str | None, message: str) -> None:
-    from estudio190f.panel.conformance import SuiteError
-
     path = tmp_path / "bad.xml"
     if content is not None:
         path.write_text(content, encoding="utf-8")
@@ -150,9 +146,9 @@ def test_matching_is_exact_unless_open_and_takes_alternatives() -> None:
 
 
 def test_timing_windows_are_read_from_the_check_text() -> None:
-    assert _window("CED is 2.6s to 4s") == (2_600 * MS, 4 * SECOND)
-    assert _window("FTT preamble between 850ms and 1150ms") == (850 * MS, 1150 * MS)
-    assert _window("CFR preamble") is None
+    assert window("CED is 2.6s to 4s") == (2_600 * MS, 4 * SECOND)
+    assert window("FTT preamble between 850ms and 1150ms") == (850 * MS, 1150 * MS)
+    assert window("CFR preamble") is None
 
 
 def test_spandsp_statuses_map_onto_the_machines_and_the_summary_counts() -> None:
@@ -169,8 +165,6 @@ def test_spandsp_statuses_map_onto_the_machines_and_the_summary_counts() -> None
 def test_a_conforming_script_passes_and_its_timing_checks_are_measured(tmp_path: Path) -> None:
     checks = '<check name="C1" desc="CED is 2.6s to 4s"/>'
     [script] = parse_suite(receive_suite(tmp_path, checks=checks))
-    from estudio190f.panel.conformance import ConformanceRun
-
     run = ConformanceRun(script)
     result = run.run()
     assert result.verdict == "pass", result.reason
@@ -184,7 +178,7 @@ def test_a_wrong_expectation_names_the_step_and_what_came(tmp_path: Path) -> Non
     assert result.verdict == "fail"
     assert result.reason.startswith("step 14 (line 19) R HDLC CFR V.21 FF C8 22:")
     assert "expected FF C8 22, got FF C8 21 (CFR)" in result.reason
-    assert result.line().startswith("RX1        FAIL  step 14")
+    assert report_line(result).startswith("RX1        FAIL  step 14")
 
 
 def test_a_timing_check_out_of_its_window_fails_with_the_measure(tmp_path: Path) -> None:
@@ -202,8 +196,8 @@ def test_a_wrong_status_is_reported_with_the_machines_own(tmp_path: Path) -> Non
 
 def test_known_differences_explain_only_failures() -> None:
     failing = ConformanceResult("MTGN28", "fail", "step 20 (line 4327) R HDLC DCN+: ...")
-    assert " -- why: after RTN to EOP" in failing.line()
-    assert "why" not in ConformanceResult("MTGN28", "pass").line()
+    assert " -- why: after RTN to EOP" in report_line(failing)
+    assert "why" not in report_line(ConformanceResult("MTGN28", "pass"))
     assert set(KNOWN_DIFFERENCES) <= {f"{g}{n:02d}" for g in _GROUPS for n in range(1, 30)}
 
 
