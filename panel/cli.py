@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     conformance = sub.add_parser("conformance", help="run T.30 conformance (TSB85) scripts")
     _extend(conformance, "estudio190f.panel.conformance")
+
+    decode = sub.add_parser("decode", help="the fax calls and documents in a T.38 capture")
+    _extend(decode, "estudio190f.panel.decode_tool")
     return parser
 
 

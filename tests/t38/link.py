@@ -19,6 +19,7 @@ from pathlib import Path
 
 from estudio190f.hw.clock import MS, SECOND
 from estudio190f.hw.modem import Signal
+from estudio190f.hw.pcap import CallRecorder
 from estudio190f.hw.spandsp import T38Terminal, samples_for
 from estudio190f.hw.t38 import T38Config, T38Endpoint
 from estudio190f.hw.t38_ifp import T38Data, decode_ifp
@@ -131,10 +132,16 @@ class T38Call:
         self.b_to_y = wire(3)
         self.y_to_b = wire(4)
         self.a = SpanDspEdge(
-            dict(calling=True, tx_file=tx, ecm=ecm, ident="SPANDSP A"), self.config, self.a_to_x
+            dict(calling=True, tx_file=tx, ecm=ecm, ident="SPANDSP A", version=self.config.version),
+            self.config,
+            self.a_to_x,
         )
         self.b = SpanDspEdge(
-            dict(calling=False, rx_file=rx, ecm=ecm, ident="SPANDSP B"), self.config, self.b_to_y
+            dict(
+                calling=False, rx_file=rx, ecm=ecm, ident="SPANDSP B", version=self.config.version
+            ),
+            self.config,
+            self.b_to_y,
         )
         self.x = T38Endpoint(self.config)
         self.y = T38Endpoint(self.config)
@@ -172,3 +179,19 @@ class T38Call:
         r.seconds = now / SECOND
         r.finished = self.a.terminal.done and self.b.terminal.done
         return r
+
+
+def captured_call(tx: Path, rx: Path, **options) -> tuple[CallResult, bytes]:
+    """A call as `T38Call` runs it, captured at SpanDSP A's host: what A sends and what reaches
+    it from our endpoint X. A ("spandsp") is 10.0.0.1, X ("machine") 10.0.0.2, both on port 6000."""
+    recorder = CallRecorder()
+    recorder.address("spandsp")
+    recorder.address("machine")
+    capture = bytearray(recorder.header())
+
+    def tap(who: str, d: Datagram) -> None:
+        src, dst = ("spandsp", "machine") if who == "a" else ("machine", "spandsp")
+        capture.extend(recorder.datagram(d.at, src, dst, d.payload))
+
+    result = T38Call(tx, rx, tap_a=tap, **options).run()
+    return result, bytes(capture)
