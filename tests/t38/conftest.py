@@ -1,4 +1,4 @@
-"""Fixtures for the T.38 tests: the ITU chart 1 as a TIFF-F page, and page comparison."""
+"""Fixtures for the T.38 tests: SpanDSP present, the ITU chart 1 as a TIFF-F page, page comparison."""
 
 from __future__ import annotations
 
@@ -6,11 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import need_testdata  # tests/conftest.py (tests/ is on sys.path)
+from conftest import REQUIRE_PEERS, need_testdata  # tests/conftest.py (tests/ is on sys.path)
 from PIL import Image
 
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
+from estudio190f.hw.spandsp import SpanDspMissing, load_spandsp
+
+
+@pytest.fixture
+def spandsp() -> None:
+    """SpanDSP's library is here (Debian libspandsp2): else skip, or fail where peers are required."""
+    try:
+        load_spandsp()
+    except SpanDspMissing as exc:
+        if REQUIRE_PEERS:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from estudio190f.panel.cli import main
 from .conftest import same_page, tiff_pages
 from .link import captured_call
 
+pytestmark = pytest.mark.usefixtures("spandsp")
+
 
 def frame_lines(out: str) -> list[tuple[str, str]]:
     """(route, frame name) of the frame lines: '  12.345  A -> B  NAME  details'."""

@@ -31,17 +31,7 @@ from estudio190f.hw.t38_ifp import (
 from .conftest import same_page, tiff_pages
 from .link import STEP, T38Call
 
-
-@pytest.fixture(autouse=True)
-def _spandsp() -> None:
-    try:
-        load_spandsp()
-    except SpanDspMissing as exc:
-        from conftest import REQUIRE_PEERS  # tests/conftest.py
-
-        if REQUIRE_PEERS:
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+pytestmark = pytest.mark.usefixtures("spandsp")
 
 
 def frame_names(terminal: T38Terminal, direction: str) -> list[str]:

@@ -13,6 +13,8 @@ from conftest import need_program  # tests/conftest.py
 
 from .link import captured_call
 
+pytestmark = pytest.mark.usefixtures("spandsp")
+
 
 def tshark_t30(path: Path) -> list[tuple[str, str]]:
     """(source address, frame name) of each T.30 frame tshark finds, in order."""
