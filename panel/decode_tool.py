@@ -373,7 +373,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"estudio190f decode: {args.capture}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"estudio190f decode: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        where = exc.filename or args.capture
+        print(f"estudio190f decode: {where}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
         return 2
 
 

@@ -2,12 +2,13 @@
 
     SpanDSP A  <-UDPTL->  T38Endpoint X  <-line signals->  T38Endpoint Y  <-UDPTL->  SpanDSP B
 
-Each SpanDSP terminal sits behind a UDPTL edge made of our `UdptlSender`/`UdptlReceiver` (what a
-socket wrapper around it does); X and Y are two stations' T.38 endpoints whose modem signals are
-wired to each other, as the virtual line would carry them. Every packet between A and B is thus
-UDPTL-coded, IFP-decoded into modem signals and IFP-encoded again by our code. Both UDPTL hops
-go through a seeded `NetworkImpairment`. Time advances in 20 ms steps (160 samples) of virtual
-time; a datagram is delivered at the first step at or after its arrival time.
+Each SpanDSP terminal sits behind a UDPTL edge made of our `UdptlSender`/`UdptlReceiver`
+(`SpanDspT38Peer`, what a socket wrapper around it uses); X and Y are two stations' T.38
+endpoints whose modem signals are wired to each other, as the virtual line would carry them.
+Every packet between A and B is thus UDPTL-coded, IFP-decoded into modem signals and IFP-encoded
+again by our code. Both UDPTL hops go through a seeded `NetworkImpairment`. Time advances in
+20 ms steps (160 samples) of virtual time; a datagram is delivered at the first step at or after
+its arrival time.
 """
 
 from __future__ import annotations
@@ -20,16 +21,10 @@ from pathlib import Path
 from estudio190f.hw.clock import MS, SECOND
 from estudio190f.hw.modem import Signal
 from estudio190f.hw.pcap import CallRecorder
-from estudio190f.hw.spandsp import T38Terminal, samples_for
+from estudio190f.hw.spandsp import T38Terminal
 from estudio190f.hw.t38 import T38Config, T38Endpoint
-from estudio190f.hw.t38_ifp import T38Data, decode_ifp
-from estudio190f.hw.udptl import (
-    Datagram,
-    IfpArrived,
-    NetworkImpairment,
-    UdptlReceiver,
-    UdptlSender,
-)
+from estudio190f.hw.t38_peer import SpanDspT38Peer
+from estudio190f.hw.udptl import Datagram, NetworkImpairment
 
 STEP = 20 * MS
 
@@ -58,39 +53,6 @@ class Wire:
             if self.tap is not None:
                 self.tap(Datagram(at, payload))
         return out
-
-
-class SpanDspEdge:
-    """A SpanDSP terminal behind UDPTL: its IFP packets numbered, with our redundancy rules."""
-
-    def __init__(self, terminal_args: dict, config: T38Config, out: Wire) -> None:
-        self.config = config
-        self.out = out
-        self.sender = UdptlSender()
-        self.receiver = UdptlReceiver(config.reorder_window)
-        self.now = 0
-        self.sent: list[Datagram] = []  # every datagram it sent, at its send time
-        self.terminal = T38Terminal(on_packet=self._packet, **terminal_args)
-
-    def _packet(self, ifp: bytes, repeats: int) -> None:
-        packet = decode_ifp(ifp, self.config.version)  # what kind of packet: its redundancy
-        image = isinstance(packet, T38Data) and packet.is_image
-        depth = self.config.image_redundancy if image else self.config.redundancy
-        datagram = Datagram(self.now, self.sender.send(ifp, depth))
-        # SpanDSP asks for 3 copies of indicators and signal ends (1 of the rest): sent as our
-        # endpoints send theirs (T38Config.copies_of_ends: 3, or 1 without redundancy).
-        copies = min(max(repeats, 1), self.config.copies_of_ends)
-        self.sent += [datagram] * copies
-        self.out.put([datagram] * copies)
-
-    def deliver(self, datagrams: list[Datagram], now: int) -> None:
-        events = []
-        for d in datagrams:
-            events += self.receiver.receive(d.payload, now)
-        events += self.receiver.poll(now)
-        for event in events:
-            if isinstance(event, IfpArrived):
-                self.terminal.receive_ifp(event.ifp, event.seq)
 
 
 @dataclass
@@ -131,18 +93,8 @@ class T38Call:
         self.x_to_a = wire(2, (lambda d: tap_a("x", d)) if tap_a else None)
         self.b_to_y = wire(3)
         self.y_to_b = wire(4)
-        self.a = SpanDspEdge(
-            dict(calling=True, tx_file=tx, ecm=ecm, ident="SPANDSP A", version=self.config.version),
-            self.config,
-            self.a_to_x,
-        )
-        self.b = SpanDspEdge(
-            dict(
-                calling=False, rx_file=rx, ecm=ecm, ident="SPANDSP B", version=self.config.version
-            ),
-            self.config,
-            self.b_to_y,
-        )
+        self.a = SpanDspT38Peer(self.config, calling=True, tx_file=tx, ecm=ecm, ident="SPANDSP A")
+        self.b = SpanDspT38Peer(self.config, calling=False, rx_file=rx, ecm=ecm, ident="SPANDSP B")
         self.x = T38Endpoint(self.config)
         self.y = T38Endpoint(self.config)
         self.result = CallResult(self.a.terminal, self.b.terminal, 0.0, False, self.x, self.y)
@@ -157,7 +109,7 @@ class T38Call:
     def run(self, limit: int = 300 * SECOND) -> CallResult:
         now = 0
         r = self.result
-        while now < limit and not (self.a.terminal.done and self.b.terminal.done):
+        while now < limit and not (self.a.done and self.b.done):
             now += STEP
             # the network delivers, the endpoints turn datagrams into line signals and back
             x_in = self.a_to_x.due(now)
@@ -166,18 +118,20 @@ class T38Call:
             y_in = self.b_to_y.due(now)
             signals = [s for d in y_in for s in self.y.receive(d.payload, now)] + self.y.poll(now)
             self._line(signals, self.x, self.x_to_a, now, r.signals_y_to_x)
-            self.a.deliver(self.x_to_a.due(now), now)
-            self.b.deliver(self.y_to_b.due(now), now)
+            for peer, wire in ((self.a, self.x_to_a), (self.b, self.y_to_b)):
+                for d in wire.due(now):
+                    peer.receive(d.payload, now)
+                peer.poll(now)
             # the terminals' time moves on; what they send goes out stamped now
-            for edge in (self.a, self.b):
-                edge.now = now
-                edge.terminal.advance(samples_for(STEP))
-            if self.tap_a is not None:
-                for d in self.a.sent:
-                    self.tap_a("a", d)
-                self.a.sent.clear()
+            for peer, wire in ((self.a, self.a_to_x), (self.b, self.b_to_y)):
+                sent = peer.advance(now)
+                if self.tap_a is not None and peer is self.a:
+                    for d in sent:
+                        self.tap_a("a", d)
+                wire.put(sent)
         r.seconds = now / SECOND
-        r.finished = self.a.terminal.done and self.b.terminal.done
+        r.finished = self.a.done and self.b.done
+        assert self.a.refused == 0 and self.b.refused == 0, "SpanDSP refused packets of ours"
         return r
 
 

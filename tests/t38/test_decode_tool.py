@@ -122,7 +122,7 @@ def test_t38_on_any_port_in_any_capture_is_found_by_its_content(chart_tiff, char
     assert len(pages) == 1 and same_page(pages[0], chart_page)
 
 
-def test_a_truncated_or_foreign_file_is_one_line_and_status_2(chart_tiff, tmp_path):
+def test_a_truncated_or_foreign_file_is_one_line_and_status_2(chart_tiff, tmp_path, capsys):
     _, capture = captured_call(chart_tiff, tmp_path / "rx.tif", ecm=False)
     cases = {
         "cut.pcap": capture[: len(capture) // 2 + 7],
@@ -132,14 +132,22 @@ def test_a_truncated_or_foreign_file_is_one_line_and_status_2(chart_tiff, tmp_pa
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
     for name in [*cases, "missing.pcap"]:
-        run = subprocess.run(
-            [sys.executable, "-m", "estudio190f.panel.cli", "decode", tmp_path / name],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert run.returncode == 2, name
-        assert run.stdout == ""
-        assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr, run.stderr
-        assert run.stderr.startswith("estudio190f decode: ")
+        assert main(["decode", str(tmp_path / name)]) == 2, name
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith(f"estudio190f decode: {tmp_path / name}: "), err
+    assert "truncated capture" in _command_error(tmp_path / "cut.pcap")
+
+
+def _command_error(path) -> str:
+    """The command as a user runs it: status 2, one line, no traceback."""
+    run = subprocess.run(
+        [sys.executable, "-m", "estudio190f.panel.cli", "decode", path],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2 and run.stdout == ""
+    assert len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr, run.stderr
+    return run.stderr
 
 
 def test_a_capture_without_t38_says_so(tmp_path, capsys):
