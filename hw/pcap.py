@@ -104,6 +104,12 @@ def ipv4_udp(
 ) -> bytes:
     """An IPv4 packet carrying one UDP datagram, both checksums filled in."""
     s, d = ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed
+    return _ipv4_udp(s, sport, d, dport, payload, ident, ttl)
+
+
+def _ipv4_udp(
+    s: bytes, sport: int, d: bytes, dport: int, payload: bytes, ident: int, ttl: int = 64
+) -> bytes:
     udp_len = 8 + len(payload)
     if 20 + udp_len > 0xFFFF:
         raise ValueError(f"a UDP payload of {len(payload)} octets does not fit in IPv4")
@@ -139,6 +145,7 @@ class CallRecorder:
         self.epoch = epoch
         self.addresses: dict[str, str] = {}
         self._ident = 0
+        self._links: dict[tuple[str, str], tuple[bytes, bytes, bytes]] = {}  # src, dst, Ethernet
 
     def address(self, station: str) -> str:
         """The station's IPv4 address (given on first use)."""
@@ -154,12 +161,18 @@ class CallRecorder:
 
     def datagram(self, at: int, src: str, dst: str, payload: bytes) -> bytes:
         """The pcap record of one datagram from station `src` to station `dst`."""
-        a, b = self.address(src), self.address(dst)
+        link = self._links.get((src, dst))
+        if link is None:
+            a, b = self.address(src), self.address(dst)
+            head = ethernet(station_mac(a), station_mac(b), ETHERTYPE_IPV4, b"")
+            link = self._links[(src, dst)] = (
+                ipaddress.IPv4Address(a).packed,
+                ipaddress.IPv4Address(b).packed,
+                head,
+            )
         self._ident = (self._ident + 1) & 0xFFFF
-        ip = ipv4_udp(a, self.port, b, self.port, payload, self._ident)
-        return pcap_record(
-            self.epoch + at, ethernet(station_mac(a), station_mac(b), ETHERTYPE_IPV4, ip)
-        )
+        ip = _ipv4_udp(link[0], self.port, link[1], self.port, payload, self._ident)
+        return pcap_record(self.epoch + at, link[2] + ip)
 
 
 # -- reading ----------------------------------------------------------------------------------------

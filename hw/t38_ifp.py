@@ -243,12 +243,10 @@ class _BitReader:
         end = self.pos + nbits
         if end > len(self.data) * 8:
             raise IfpError("packet ends in the middle of a field")
-        value = 0
-        for _ in range(nbits):
-            octet = self.data[self.pos >> 3]
-            value = (value << 1) | ((octet >> (7 - (self.pos & 7))) & 1)
-            self.pos += 1
-        return value
+        last = (end + 7) >> 3
+        chunk = int.from_bytes(self.data[self.pos >> 3 : last], "big")
+        self.pos = end
+        return (chunk >> (last * 8 - end)) & ((1 << nbits) - 1)
 
     def align(self) -> None:
         pad = -self.pos % 8
