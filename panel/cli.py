@@ -59,6 +59,7 @@ SUBCOMMANDS: dict[str, tuple[str, str | None]] = {
     "console": ("interactive client for the serial console", "estudio190f.panel.console_client"),
     "codec": ("the machine's T.4/T.6 codec as a tool", "estudio190f.panel.codec_tool"),
     "conformance": ("run T.30 conformance (TSB85) scripts", "estudio190f.panel.conformance"),
+    "decode": ("the fax calls and documents in a capture", "estudio190f.panel.decode_tool"),
 }
 
 
