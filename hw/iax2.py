@@ -271,6 +271,14 @@ class Registered:
 
 
 @dataclass(frozen=True, slots=True)
+class Unregistered:
+    """The registrar at `address` acknowledged this endpoint's REGREL."""
+
+    username: str
+    address: Address
+
+
+@dataclass(frozen=True, slots=True)
 class RegistrationFailed:
     username: str
     address: Address
@@ -290,6 +298,7 @@ Iax2Event = (
     | PeerUnregistered
     | RegistrationRefused
     | Registered
+    | Unregistered
     | RegistrationFailed
 )
 
@@ -350,6 +359,7 @@ class _Dialog:
     secret: str = field(default="", repr=False)
     challenge: str = ""
     refresh: int = 0
+    releasing: bool = False  # a registrant's REGREL rather than REGREQ
     next_ping: int | None = None
     voice_ts: int | None = None  # the next voice frame's timestamp
     voice_full_ts: int | None = None  # timestamp of the last full voice frame sent
@@ -581,6 +591,13 @@ class Iax2Endpoint:
         dialog.username, dialog.secret, dialog.refresh = username, secret, refresh
         ies = InformationElements.build((Ie.USERNAME, username), (Ie.REFRESH, refresh))
         self._send_command(dialog, Command.REGREQ, ies, now)
+
+    def unregister(self, address: Address, username: str, now: int, *, secret: str = "") -> None:
+        """Withdraw `username`'s registration at `address` (send REGREL)."""
+        dialog = self._new_dialog("registrant", address, 0, now)
+        dialog.username, dialog.secret, dialog.releasing = username, secret, True
+        ies = InformationElements.build((Ie.USERNAME, username), (Ie.CAUSE, "Unregistering"))
+        self._send_command(dialog, Command.REGREL, ies, now)
 
     # -- time -----------------------------------------------------------------------------
 
@@ -980,12 +997,16 @@ class Iax2Endpoint:
             answer = InformationElements.build(
                 (Ie.USERNAME, dialog.username),
                 (Ie.MD5_RESULT, md5_answer(challenge, dialog.secret)),
-                (Ie.REFRESH, dialog.refresh),
+                (Ie.REFRESH, None if dialog.releasing else dialog.refresh),
             )
-            self._send_command(dialog, Command.REGREQ, answer, now)
+            command = Command.REGREL if dialog.releasing else Command.REGREQ
+            self._send_command(dialog, command, answer, now)
         elif frame.subclass == Command.REGACK:
-            refresh = ies.number(Ie.REFRESH) or dialog.refresh
-            self._events.append(Registered(dialog.username, dialog.address, refresh))
+            if dialog.releasing:
+                self._events.append(Unregistered(dialog.username, dialog.address))
+            else:
+                refresh = ies.number(Ie.REFRESH) or dialog.refresh
+                self._events.append(Registered(dialog.username, dialog.address, refresh))
             dialog.forget_at = now + LINGER
         elif frame.subclass == Command.REGREJ:
             self._registration_failed(dialog, ies.text(Ie.CAUSE) or "refused", now)

@@ -261,7 +261,10 @@ def _encode_value(ie: int, value: IeValue) -> bytes:
     if kind == TEXT and isinstance(value, str):
         return value.encode()
     if kind in _INT_FORMATS and isinstance(value, int):
-        return _INT_FORMATS[kind].pack(value)
+        try:
+            return _INT_FORMATS[kind].pack(value)
+        except struct.error:
+            raise FrameError(f"{ie_name(ie)} cannot carry {value}") from None
     if kind == ADDRESS and isinstance(value, tuple):
         host, port = value
         octets = bytes(int(part) for part in host.split("."))
