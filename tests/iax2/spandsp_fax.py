@@ -23,6 +23,19 @@ LOG_LEVEL = 0x0D00 | 5  # SPAN_LOG_SHOW_SEVERITY|PROTOCOL|TAG, SPAN_LOG_FLOW (wi
 _PHASE_E = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
 
 
+class TransferStatistics(ctypes.Structure):
+    """t30_stats_t of SpanDSP 0.0.6 (spandsp/t30.h): fifteen ints."""
+
+    _fields_ = [
+        (name, ctypes.c_int)
+        for name in (
+            "bit_rate", "error_correcting_mode", "pages_tx", "pages_rx", "pages_in_file",
+            "x_resolution", "y_resolution", "width", "length", "image_size", "encoding",
+            "bad_rows", "longest_bad_row_run", "error_correcting_mode_retries", "current_status",
+        )
+    ]  # fmt: skip
+
+
 def library() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("spandsp")
     if name is None:
@@ -46,6 +59,7 @@ def library() -> ctypes.CDLL | None:
         "t30_set_phase_e_handler": (None, [p, _PHASE_E, p]),
         "t30_get_logging_state": (p, [p]),
         "span_log_set_level": (i, [p, i]),
+        "t30_get_transfer_statistics": (None, [p, ctypes.POINTER(TransferStatistics)]),
         "g711_init": (p, [p, i]),
         "g711_free": (i, [p]),
         "g711_encode": (i, [p, p, p, i]),
@@ -84,6 +98,7 @@ class SpanDspFax:
     ) -> None:
         self.lib = lib
         self.result: int | None = None
+        self.statistics = TransferStatistics()  # as phase E left them
         self.fax = lib.fax_init(None, int(calling))
         t30 = lib.fax_get_t30_state(self.fax)
         lib.fax_set_transmit_on_idle(self.fax, 1)
@@ -102,8 +117,9 @@ class SpanDspFax:
             lib.span_log_set_level(lib.t30_get_logging_state(t30), LOG_LEVEL)
         self._buffer = np.zeros(160, dtype=np.int16)
 
-    def _done(self, _t30: int, _user: int, code: int) -> None:
+    def _done(self, t30: int, _user: int, code: int) -> None:
         self.result = code
+        self.lib.t30_get_transfer_statistics(t30, ctypes.byref(self.statistics))
 
     def rx(self, samples: np.ndarray) -> None:
         block = np.ascontiguousarray(samples, dtype=np.int16)
