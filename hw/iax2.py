@@ -87,22 +87,6 @@ UNSUPPORTED_VERSION = ("Unsupported protocol version", 111)
 
 PREFERENCE = (Format.SLINEAR, Format.ULAW, Format.ALAW)  # for a peer that leaves us the choice
 
-# Commands that open a dialog when they come with destination call number 0, and its kind.
-DIALOG_OPENERS: dict[int, str] = {
-    Command.NEW: "call",
-    Command.REGREQ: "registrar",
-    Command.REGREL: "registrar",
-    Command.POKE: "poke",
-}
-# Commands a call takes, and the method that handles each (NEW opens the call: `_call_new`).
-CALL_COMMANDS: dict[int, str] = {
-    Command.AUTHREQ: "_call_authreq",
-    Command.AUTHREP: "_call_authrep",
-    Command.ACCEPT: "_call_accept",
-    Command.HANGUP: "_call_hangup",
-    Command.REJECT: "_call_reject",
-}
-
 
 class Iax2Error(Exception):
     """An action the endpoint cannot take now (unknown call, wrong state): nothing was sent."""
@@ -111,6 +95,13 @@ class Iax2Error(Exception):
 class Role(StrEnum):
     CALLER = "caller"  # this endpoint sent NEW
     CALLEE = "callee"  # this endpoint received NEW
+
+
+class DialogKind(StrEnum):
+    CALL = "call"
+    REGISTRAR = "registrar"  # a peer registers with this endpoint
+    REGISTRANT = "registrant"  # this endpoint registers with a peer
+    POKE = "poke"  # a peer checks this endpoint is there
 
 
 class CallState(StrEnum):
@@ -128,7 +119,8 @@ _ENDINGS = {"recv HANGUP": C.DOWN, "send HANGUP": C.DOWN}
 # Every call state machine rule in one place: role -> state -> action -> next state. An action is
 # "send X" (the application asked for X) or "recv X" (the peer sent X). A received frame that its
 # state does not list is acknowledged and otherwise ignored; an application action that its state
-# does not list raises Iax2Error. INVAL and giving up end a call from any state.
+# does not list raises Iax2Error. A HANGUP, REJECT or INVAL received, or giving up, ends a call
+# from any state.
 CALL_TRANSITIONS: dict[Role, dict[CallState, dict[str, CallState]]] = {
     Role.CALLER: {
         C.CALLING: {
@@ -171,6 +163,22 @@ CALL_TRANSITIONS: dict[Role, dict[CallState, dict[str, CallState]]] = {
     },
 }
 del C
+
+# Commands that open a dialog when they come with destination call number 0, and its kind.
+DIALOG_OPENERS: dict[int, DialogKind] = {
+    Command.NEW: DialogKind.CALL,
+    Command.REGREQ: DialogKind.REGISTRAR,
+    Command.REGREL: DialogKind.REGISTRAR,
+    Command.POKE: DialogKind.POKE,
+}
+# Commands a call takes, and the method that handles each (NEW opens the call: `_call_new`).
+CALL_COMMANDS: dict[int, str] = {
+    Command.AUTHREQ: "_call_authreq",
+    Command.AUTHREP: "_call_authrep",
+    Command.ACCEPT: "_call_accept",
+    Command.HANGUP: "_call_hangup",
+    Command.REJECT: "_call_reject",
+}
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -343,7 +351,7 @@ class _Unacknowledged:
 class _Dialog:
     """One call number pair with its reliable delivery: a call, a registration or a poke."""
 
-    kind: str  # call | registrar | registrant | poke
+    kind: DialogKind
     local: int
     remote: int
     address: Address
@@ -487,7 +495,7 @@ class Iax2Endpoint:
         preferred: Format = Format.SLINEAR,
     ) -> int:
         """Place a call (send NEW); returns the call number. `secret` answers an AUTHREQ."""
-        dialog = self._new_dialog("call", address, 0, now)
+        dialog = self._new_dialog(DialogKind.CALL, address, 0, now)
         dialog.username, dialog.secret = username, secret
         dialog.call = Iax2Call(
             number=dialog.local,
@@ -587,14 +595,14 @@ class Iax2Endpoint:
         self, address: Address, username: str, now: int, *, secret: str = "", refresh: int = 60
     ) -> None:
         """Register `username` with the registrar at `address` (send REGREQ)."""
-        dialog = self._new_dialog("registrant", address, 0, now)
+        dialog = self._new_dialog(DialogKind.REGISTRANT, address, 0, now)
         dialog.username, dialog.secret, dialog.refresh = username, secret, refresh
         ies = InformationElements.build((Ie.USERNAME, username), (Ie.REFRESH, refresh))
         self._send_command(dialog, Command.REGREQ, ies, now)
 
     def unregister(self, address: Address, username: str, now: int, *, secret: str = "") -> None:
         """Withdraw `username`'s registration at `address` (send REGREL)."""
-        dialog = self._new_dialog("registrant", address, 0, now)
+        dialog = self._new_dialog(DialogKind.REGISTRANT, address, 0, now)
         dialog.username, dialog.secret, dialog.releasing = username, secret, True
         ies = InformationElements.build((Ie.USERNAME, username), (Ie.CAUSE, "Unregistering"))
         self._send_command(dialog, Command.REGREL, ies, now)
@@ -734,7 +742,7 @@ class Iax2Endpoint:
         dialog.iseqno = (dialog.iseqno + 1) & 0xFF
         if frame.is_command(Command.PING) or frame.is_command(Command.POKE):
             self._send_command(dialog, Command.PONG, InformationElements(), now, ts=frame.timestamp)
-            if dialog.kind == "poke":
+            if dialog.kind == DialogKind.POKE:
                 dialog.forget_at = now + LINGER
             return
         if frame.is_command(Command.LAGRQ):
@@ -781,9 +789,9 @@ class Iax2Endpoint:
                 lag = max(0, self._elapsed_ms(dialog, now) - frame.timestamp)
                 self._events.append(LagReply(dialog.call.number, lag))
             return
-        if dialog.kind == "registrar":
+        if dialog.kind == DialogKind.REGISTRAR:
             self._registrar_receive(dialog, frame, now)
-        elif dialog.kind == "registrant":
+        elif dialog.kind == DialogKind.REGISTRANT:
             self._registrant_receive(dialog, frame, now)
         elif command == Command.NEW and dialog.call is None:
             self._call_new(dialog, ies, now)
@@ -1057,14 +1065,14 @@ class Iax2Endpoint:
             self._events.append(CallEnded(call.number, reason, cause, code))
 
     def _give_up(self, dialog: _Dialog, now: int) -> None:
-        if dialog.kind == "registrant":
+        if dialog.kind == DialogKind.REGISTRANT:
             self._registration_failed(dialog, "no response", now)
             return
         self._end(dialog, "timeout", "no response", None, now)
 
     # -- dialogs and reliable delivery ------------------------------------------------------
 
-    def _new_dialog(self, kind: str, address: Address, remote: int, now: int) -> _Dialog:
+    def _new_dialog(self, kind: DialogKind, address: Address, remote: int, now: int) -> _Dialog:
         for _ in range(0x7FFF):
             number = self._next_number
             self._next_number = self._next_number % 0x7FFF + 1

@@ -35,6 +35,7 @@ from estudio190f.hw.iax2 import (
     CallEnded,
     CallState,
     Iax2Endpoint,
+    Iax2Error,
     Iax2Event,
     IncomingCall,
 )
@@ -210,8 +211,8 @@ class Trunk:
             try:
                 if self.endpoint.call_info(call).state == CallState.UP:
                     live.append(call)
-            except Exception:
-                continue
+            except Iax2Error:
+                continue  # forgotten
         return live
 
     def run_until(self, done: Callable[[], bool], timeout: float, what: str = "") -> None:
