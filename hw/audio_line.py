@@ -35,6 +35,12 @@ from .audio_modem import (
 from .modem import Signal
 from .spandsp_modems import FaxTerminal
 
+# The signal-to-noise ratio of a noisy line (`line.noise` on the audio line, the default of
+# `line.snr_db` when noise is on): V.17 at 14400 bit/s still trains but its TCF has far more bit
+# errors than a receiver accepts (1e-4), while 12000 and every slower modulation pass, so a call
+# falls back one step. Measured with SpanDSP's modems, 12 seeds (docs/audio.md).
+NOISY_LINE_SNR_DB = 21.0
+
 
 class AudioStation(Protocol):
     """What a line needs of a station: its sound, and an ear."""
@@ -251,6 +257,7 @@ class FaxTerminalStation:
 
 
 __all__ = [
+    "NOISY_LINE_SNR_DB",
     "FaxTerminalStation",
     "BUSY",
     "DIAL_TONE",

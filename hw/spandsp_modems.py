@@ -585,7 +585,11 @@ class FskReceiver:
 
     def rx(self, samples: np.ndarray) -> None:
         samples = _samples(samples)
-        self._lib.fsk_rx(self._state.ptr, samples.ctypes.data, samples.size)
+        self.rx_at(samples.ctypes.data, samples.size)
+
+    def rx_at(self, address: int, count: int) -> None:
+        """`count` int16 samples already in memory at `address` (saves a conversion per call)."""
+        self._lib.fsk_rx(self._state.ptr, address, count)
 
 
 # -- V.27ter, V.29, V.17 ----------------------------------------------------------------------------
@@ -680,7 +684,11 @@ class FastReceiver:
 
     def rx(self, samples: np.ndarray) -> None:
         samples = _samples(samples)
-        self._rx(self._state.ptr, samples.ctypes.data, samples.size)
+        self.rx_at(samples.ctypes.data, samples.size)
+
+    def rx_at(self, address: int, count: int) -> None:
+        """`count` int16 samples already in memory at `address`."""
+        self._rx(self._state.ptr, address, count)
 
 
 # -- CNG and CED --------------------------------------------------------------------------------------
@@ -721,7 +729,11 @@ class ConnectToneDetector:
 
     def rx(self, samples: np.ndarray) -> None:
         samples = _samples(samples)
-        self._lib.modem_connect_tones_rx(self._state.ptr, samples.ctypes.data, samples.size)
+        self.rx_at(samples.ctypes.data, samples.size)
+
+    def rx_at(self, address: int, count: int) -> None:
+        """`count` int16 samples already in memory at `address`."""
+        self._lib.modem_connect_tones_rx(self._state.ptr, address, count)
 
 
 # -- DTMF ------------------------------------------------------------------------------------------------

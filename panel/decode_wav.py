@@ -154,8 +154,8 @@ def decode_recording(audio: WavAudio) -> tuple[list[FoundFrame], list[FoundPage]
     return frames, pages
 
 
-def write_pages(pages: list[FoundPage], out_dir: Path) -> list[Path]:
-    """One TIFF Class F file per channel and document; returns the paths written."""
+def write_pages(pages: list[FoundPage], out_dir: Path) -> list[tuple[Path, int]]:
+    """One TIFF Class F file per channel and document; returns each path and its page count."""
     out_dir.mkdir(parents=True, exist_ok=True)
     groups: dict[tuple[int, int], list[FoundPage]] = {}
     for found in pages:
@@ -168,7 +168,7 @@ def write_pages(pages: list[FoundPage], out_dir: Path) -> list[Path]:
         temporary = path.with_name(path.name + ".part")
         temporary.write_bytes(data)
         temporary.replace(path)
-        written.append(path)
+        written.append((path, len(group)))
     return written
 
 
@@ -187,8 +187,7 @@ def decode_wav(path: str | Path, out_dir: str | Path | None = None) -> int:
         print(found.line())
     if pages:
         target = Path(out_dir) if out_dir is not None else Path(".")
-        for written in write_pages(pages, target):
-            count = sum(1 for p in pages if f"ch{p.channel}-doc{p.document}.tif" == written.name)
+        for written, count in write_pages(pages, target):
             print(f"{written}: {count} page{'s' if count != 1 else ''}")
     return 0
 
