@@ -15,24 +15,25 @@ machine (the T.30 engine above does not change):
 Sans I/O and without a clock: time is passed in (integer µs, as `hw.clock`), samples are numpy
 int16 arrays, 8000 a second, sample n of a stream at `origin_us + n * 125`.
 
-Timing (see docs/audio.md for the whole contract). On the signal line each signal arrives when it
-completes; a transmitter only learns a frame's or a data block's content when that content has
-already been on the air. The transmitter therefore places content at the later of its nominal
-place and the end of what it has already sounded, and keeps the nominal silence before each new
-tone or carrier:
+Timing (see docs/audio.md for the whole contract and measured figures). On the signal line each
+signal arrives when it completes; a transmitter only learns a frame's or a data block's content
+when that content has already been on the air. The transmitter places content at its nominal
+offset from the start of its carrier, or later where the sound before it already runs past;
+a new tone or carrier starts at its nominal instant, or after a late sound with the modem's
+silence between them (at most 75 ms):
 - `live=True` (default, a real-time line): `audio(until)` always gives samples up to `until`,
   filling where content is not known yet (flags on a V.21 or ECM carrier, zeros on a data carrier,
   which T.4 and TCF allow), so the sound runs late by what was not known in time: about one frame
   on V.21 (the first frame's air time), one data block (`hw.modem.DATA_BLOCK`) at high speed.
 - `live=False` (a simulated line that can wait): `audio(until)` stops where content is not known
-  yet (`horizon_us`); content then sits at its nominal place and the far end hears each frame and
-  data block when the signal line would deliver it, plus the demodulator's delay.
-On the receiving side a signal is reported with the time of the end of the block in which it
-was recognised (`BLOCK`, 20 ms): a tone 415 ms (CNG) or about 550 ms (CED) after it began and when it stops; a V.21
-carrier once five flags have been seen; each frame when its closing flag is demodulated; a
-high-speed carrier as CARRIER_ON then TRAINED together, when its training has succeeded; data in
-blocks of `hw.modem.DATA_BLOCK` (the last block when the carrier drops, without the turn-off
-sequence); CARRIER_OFF when the demodulator loses the carrier (about 10-30 ms after it stops).
+  yet (`horizon_us`); content then sits at its nominal place, and the data is what was sent.
+The receiver reports a signal with the instant of the end of the block (`BLOCK`, 20 ms) in which
+it was recognised: a tone 415 ms (CNG) or about 550 ms (CED) after it began, and when it stops;
+a V.21 carrier once five flags have been seen; each frame when its closing flag is demodulated;
+a high-speed carrier as CARRIER_ON then TRAINED together, when its training has succeeded; data
+in blocks of about `hw.modem.DATA_BLOCK` (the last when the carrier drops, without the turn-off
+sequence); CARRIER_OFF when the demodulator loses the carrier (V.21 about 70 ms after the
+modem's CARRIER_OFF, high speed 85-135 ms).
 """
 
 from __future__ import annotations
