@@ -48,7 +48,7 @@ class Board:
         self.feeder = DocumentFeeder(clock, self.log, self.power, self.faults)
         self.scanner = CisScanner(self.power, self.feeder)
         self.printer = PrinterEngine(clock, self.log, self.power, self.faults)
-        self.lan = LanPort(self.log, self.power)
+        self.lan = LanPort(self.log, self.power, clock.outside)
         # Plugged in by the phone network (`PhoneNetwork.attach`) when the machine joins one.
         self.line: LineInterface | None = None
         self.modem: Modem | None = None

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .outside import OutsideWorld
+
 US = 1
 MS = 1_000
 SECOND = 1_000_000
@@ -57,6 +59,8 @@ class Clock:
         self._settled: list[Timer] = []
         # Called after every event (the key-script `until` checks here).
         self.after_event: list[Callable[[], None]] = []
+        # Sockets of the machines' edges and what they ask of time (served by the driver).
+        self.outside = OutsideWorld()
 
     # -- scheduling ---------------------------------------------------------------------
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:

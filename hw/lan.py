@@ -1,20 +1,28 @@
-"""The machine's LAN port: the one edge where network sockets live.
+"""The machine's LAN port: the one edge where its SMTP sockets live, and they never block.
 
-An SMTP session runs here on Python's `smtplib`, synchronously, inside whatever clock event the
-firmware called from: the virtual clock is frozen while a session blocks (DESIGN.md 2), and the
-session's own timeouts are real seconds. The port executes single SMTP steps (connect, EHLO,
-STARTTLS, a command line, MAIL, RCPT, DATA, QUIT) and turns every outcome, socket failures
-included, into a `Reply`; what to send next is the firmware's decision (`firmware.email.session`).
+An `SmtpLink` is one connection to a relay. It performs single SMTP steps (connect, EHLO,
+STARTTLS, a command line, MAIL, RCPT, DATA, QUIT) on a non-blocking socket (TLS through
+`ssl.SSLObject` on memory buffers) and hands each reply, or the transport failure that ended the
+step, to the callback given with the step; what to send next is the firmware's decision
+(`firmware.email.session`). The driver of the clock serves the socket (`hw.outside`): no clock
+event waits on the relay. While the link is open it holds virtual time under `replay`, so a run
+stays deterministic; under `run` the machine goes on meanwhile.
+
+Every wait has its deadline in wall seconds (RFC 5321 4.5.3.2's values by default, settings may
+shorten them). Replies are read with bounds (RFC 5321 4.5.3.1: reply lines of at most 512 octets,
+taken up to the 1000-octet text line limit; at most 100 lines): a reply the port cannot read is a
+transport failure (`unreadable`), which the firmware retries, never a permanent refusal.
 
 Lines that carry credentials are marked secret by the caller: the port never logs them, only
-their reply code. A power cut (the board losing power during a step, which a test can cause from
-a step hook) drops the connection without QUIT and raises `PowerLost`.
+their reply code. A power cut drops the connection without QUIT; the step's callback is never
+called (the firmware's RAM is gone, and it resumes from NVRAM at power-on).
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import re
-import smtplib
 import socket
 import ssl
 from collections.abc import Callable
@@ -22,6 +30,7 @@ from dataclasses import dataclass
 
 from .eventlog import EventLog
 from .listeners import Listeners
+from .outside import OutsideWorld, WallTimer
 from .power import PowerSupply
 
 # Transport failures (Reply.failure); the firmware maps each to a code of its own.
@@ -31,6 +40,12 @@ TIMEOUT = "timeout"  # a step took longer than its timeout
 DROPPED = "dropped"  # the relay closed or reset the connection
 TLS_FAILED = "tls"  # the TLS handshake failed
 CERTIFICATE = "certificate"  # the relay's certificate is not trusted or not for this host
+UNREADABLE = "unreadable"  # the relay's reply could not be read (too long, not SMTP)
+
+REPLY_LINE_LIMIT = 1000  # octets with CRLF (RFC 5321 4.5.3.1.5 says 512; 4.5.3.1.6 caps text)
+REPLY_LINES_LIMIT = 100
+_REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])([ -])(.*)", re.DOTALL)
+_LINE_START_DOT = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True)
@@ -40,11 +55,12 @@ class Reply:
     code: int
     text: str = ""
     failure: str = ""
+    lines: tuple[str, ...] = ()  # every line's text after the code (EHLO keywords)
 
 
 @dataclass(frozen=True)
 class SmtpTimeouts:
-    """Real seconds for each wait of a session (RFC 5321 4.5.3.2 defaults)."""
+    """Wall seconds for each wait of a session (RFC 5321 4.5.3.2 defaults)."""
 
     greeting: float = 300.0
     command: float = 300.0
@@ -53,276 +69,443 @@ class SmtpTimeouts:
     data_end: float = 600.0
 
 
-class CaFileError(Exception):
-    """The CA file setting names no readable certificates."""
+class ReplyReader:
+    """SMTP replies out of received bytes, without I/O: `feed` returns each whole reply."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.lines: list[tuple[int, bytes]] = []
+
+    def feed(self, data: bytes) -> list[Reply]:
+        self.buffer += data
+        replies: list[Reply] = []
+        while True:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                if len(self.buffer) > REPLY_LINE_LIMIT:
+                    return [*replies, self._unreadable("a reply line longer than the limit")]
+                return replies
+            if end + 1 > REPLY_LINE_LIMIT:
+                return [*replies, self._unreadable("a reply line longer than the limit")]
+            raw = bytes(self.buffer[:end]).rstrip(b"\r")
+            del self.buffer[: end + 1]
+            m = _REPLY_LINE.fullmatch(raw) or (
+                _REPLY_LINE.fullmatch(raw + b" ") if len(raw) == 3 else None
+            )
+            if m is None:
+                return [*replies, self._unreadable("a reply line that is not SMTP")]
+            code = int(m.group(1))
+            if self.lines and self.lines[0][0] != code:
+                return [*replies, self._unreadable("a reply whose lines disagree on the code")]
+            self.lines.append((code, m.group(3)))
+            if len(self.lines) > REPLY_LINES_LIMIT:
+                return [*replies, self._unreadable("a reply of too many lines")]
+            if m.group(2) == b" ":
+                texts = tuple(t.decode("utf-8", "replace").strip() for _, t in self.lines)
+                self.lines = []
+                replies.append(Reply(code, _shown(" ".join(texts)), lines=texts))
+
+    def _unreadable(self, why: str) -> Reply:
+        self.buffer.clear()
+        self.lines = []
+        return Reply(0, why, UNREADABLE)
 
 
-class PowerLost(Exception):
-    """The machine lost power in the middle of a session: nothing after this point happened."""
+def _shown(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
-_LINE_START_DOT = re.compile(rb"(?m)^\.")
+def ehlo_features(reply: Reply) -> dict[str, str]:
+    """EHLO keywords and their parameters (RFC 5321 4.1.1.1), lower-case keywords; the old
+    `AUTH=` form is read as AUTH."""
+    features: dict[str, str] = {}
+    for line in reply.lines[1:]:
+        m = re.match(r"([A-Za-z0-9][A-Za-z0-9-]*)(?:[ =](.*))?$", line)
+        if m is None:
+            continue
+        keyword, params = m.group(1).lower(), (m.group(2) or "").strip()
+        if keyword == "auth" and "auth" in features:
+            params = " ".join(dict.fromkeys([*features["auth"].split(), *params.split()]))
+        features[keyword] = params
+    return features
+
+
+Done = Callable[[Reply], None]
 
 
 class SmtpLink:
-    """One SMTP connection to a relay, step by step. Made by `LanPort.smtp()`."""
+    """One SMTP connection to a relay, step by step (made by `LanPort.smtp`)."""
 
-    def __init__(
-        self,
-        lan: LanPort,
-        host: str,
-        port: int,
-        *,
-        implicit_tls: bool,
-        ca_file: str,
-        timeouts: SmtpTimeouts,
-    ) -> None:
+    def __init__(self, lan: LanPort, host: str, port: int, *, implicit_tls: bool,
+                 ca_file: str, timeouts: SmtpTimeouts) -> None:  # fmt: skip
         self.lan = lan
+        self.outside = lan.outside
         self.host = host
         self.port = port
         self.implicit_tls = implicit_tls
         self.ca_file = ca_file
-        self.tls_context: ssl.SSLContext | None = None
         self.timeouts = timeouts
         self.features: dict[str, str] = {}
-        self._smtp: smtplib.SMTP | None = None
+        self.local_name = "[127.0.0.1]"
+        self._sock: socket.socket | None = None
+        self._connecting = False
+        self._tls: ssl.SSLObject | None = None
+        self._tls_in = ssl.MemoryBIO()
+        self._tls_out = ssl.MemoryBIO()
+        self._handshaking = False
+        self._after_handshake: Callable[[], None] = _nothing
+        self._reader = ReplyReader()
+        self._out = bytearray()  # bytes for the socket (already through TLS)
+        self._stages: list[tuple[str, bytes]] = []  # DATA: (hook point, what to send after it)
+        self._pending: tuple[str, str, Done] | None = None  # step, what to log, its callback
+        self._after_reply: Callable[[Reply], bool] | None = None  # DATA's 354, STARTTLS's 220
+        self._timer: WallTimer | None = None
+        self.closed = False
 
-    # -- steps ----------------------------------------------------------------------------
-    def connect(self) -> Reply:
+    # -- steps ------------------------------------------------------------------------------------
+    def connect(self, done: Done) -> None:
         """Open the connection (TLS first when implicit) and read the greeting."""
+        if not self._begin("connect", f"{self.host}:{self.port}", done):
+            return
+        try:
+            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            return self._fail(UNREACHABLE, "host not found")
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        self._sock = sock
+        self.outside.watch(self)
+        self.outside.hold(self, True)
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            return self._fail(*_connect_failure(code))
+        self._connecting = True
+        self._wait(self.timeouts.greeting)
 
-        def run() -> Reply:
-            # Connecting in the constructor records the host name that TLS checks the
-            # certificate against; a greeting other than 220 raises SMTPConnectError.
-            smtp: smtplib.SMTP
-            if self.implicit_tls:
-                smtp = smtplib.SMTP_SSL(
-                    self.host,
-                    self.port,
-                    local_hostname="localhost",
-                    timeout=self.timeouts.greeting,
-                    context=self._context(),
-                )
-            else:
-                smtp = smtplib.SMTP(
-                    self.host, self.port, local_hostname="localhost", timeout=self.timeouts.greeting
-                )
-            self._smtp = smtp
-            if smtp.sock is not None:
-                # EHLO names this end by its address literal (RFC 5321 4.1.3), not a lookup.
-                smtp.local_hostname = f"[{smtp.sock.getsockname()[0]}]"
-            return Reply(220, "")
+    def ehlo(self, done: Done) -> None:
+        self._command("ehlo", f"EHLO {self.local_name}", "", done)
 
-        return self._step("connect", f"{self.host}:{self.port}", run)
+    def starttls(self, done: Done) -> None:
+        self._after_reply = self._tls_after_220
+        self._command("starttls", "STARTTLS", "", done)
 
-    def ehlo(self) -> Reply:
-        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
-            code, text = smtp.ehlo()
-            self.features = dict(smtp.esmtp_features) if code == 250 else {}
-            return code, text
+    def command(self, line: str, done: Done, *, secret: bool = False, shown: str = "") -> None:
+        """One command line (or an AUTH continuation). A secret line is never logged; `shown`
+        says what to log instead (e.g. 'AUTH response')."""
+        self._command("command", line, shown if secret else line, done)
 
-        return self._exchange("ehlo", "", run)
+    def mail(self, sender: str, options: list[str], done: Done) -> None:
+        extra = "".join(f" {o}" for o in options)
+        self._command("mail", f"MAIL FROM:<{sender}>{extra}", sender, done)
 
-    def starttls(self) -> Reply:
-        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
-            # smtplib wraps the socket with our verifying context and forgets the old
-            # features; the firmware says EHLO again.
-            code, text = smtp.starttls(context=self._context())
-            self.features = {}
-            return code, text
+    def rcpt(self, recipient: str, done: Done) -> None:
+        self._command("rcpt", f"RCPT TO:<{recipient}>", recipient, done)
 
-        return self._exchange("starttls", "", run)
+    def data(self, message: bytes, done: Done) -> None:
+        """DATA, the dot-stuffed message, the final dot; each wait with its own deadline.
 
-    def command(self, line: str, *, secret: bool = False, shown: str = "") -> Reply:
-        """Send one command line (or an AUTH continuation) and read the reply.
-
-        A secret line is never logged; `shown` says what to log instead (e.g. 'AUTH response').
-        """
-
-        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
-            # putcmd/getreply rather than docmd: docmd puts a space after an empty argument.
-            smtp.send(f"{line}\r\n")
-            return smtp.getreply()
-
-        return self._exchange("command", shown if secret else line, run)
-
-    def mail(self, sender: str, options: list[str]) -> Reply:
-        return self._exchange("mail", sender, lambda smtp: smtp.mail(sender, options))
-
-    def rcpt(self, recipient: str) -> Reply:
-        return self._exchange("rcpt", recipient, lambda smtp: smtp.rcpt(recipient))
-
-    def data(self, message: bytes) -> Reply:
-        """DATA, the dot-stuffed message, the final dot; each wait with its own timeout.
-
-        Test points inside the step: "sending" when half the body is on the wire (a power cut
+        Test points inside the step: "sending" once half the body is on the wire (a power cut
         there leaves the relay without the final dot, so it discards the message), "sent" when
-        the final dot is on the wire and the verdict not yet read.
-        """
+        the final dot is on the wire and the verdict not yet read."""
+        body = _LINE_START_DOT.sub(b"..", message)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        body += b".\r\n"
 
-        def run(smtp: smtplib.SMTP) -> tuple[int, bytes]:
-            code, text = smtp.docmd("DATA")
-            if code != 354:
-                return code, text
-            body = _LINE_START_DOT.sub(b"..", message)
-            if not body.endswith(b"\r\n"):
-                body += b"\r\n"
-            body += b".\r\n"
+        def after_354(reply: Reply) -> bool:
+            if reply.code != 354:
+                return False
             half = len(body) // 2
-            self._timeout(self.timeouts.data_block)
-            smtp.send(body[:half])
-            self._hooks("data", "sending")
-            smtp.send(body[half:])
-            self._hooks("data", "sent")
-            self._timeout(self.timeouts.data_end)
-            return smtp.getreply()
+            self._stages = [("sending", body[half:]), ("sent", b"")]
+            self._send(body[:half])
+            self._wait(self.timeouts.data_block)
+            return True
 
-        return self._exchange("data", f"{len(message)} bytes", run, self.timeouts.data_init)
+        self._after_reply = after_354
+        self._command("data", "DATA", f"{len(message)} bytes", done, self.timeouts.data_init)
 
-    def quit(self) -> Reply:
-        reply = self._exchange("quit", "", lambda smtp: smtp.docmd("QUIT"))
-        self.close()
-        return reply
+    def quit(self, done: Done) -> None:
+        def closing(reply: Reply) -> None:
+            self.close()
+            done(reply)
+
+        self._command("quit", "QUIT", "", closing)
 
     def close(self) -> None:
-        if self._smtp is not None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending = None
+        self.closed = True
+        self.outside.hold(self, False)
+        self.outside.unwatch(self)
+        if self._sock is not None:
             try:
-                self._smtp.close()
+                self._sock.close()
             except OSError:
                 pass
-            self._smtp = None
+            self._sock = None
+        self.lan.links.discard(self)
 
-    # -- plumbing -------------------------------------------------------------------------
-    def _context(self) -> ssl.SSLContext:
-        if self.tls_context is None:
-            try:
-                self.tls_context = ssl.create_default_context(cafile=self.ca_file or None)
-            except (OSError, ssl.SSLError) as exc:
-                raise CaFileError(f"CA file unusable: {self.ca_file}") from exc
-        return self.tls_context
+    # -- OutsideLink ---------------------------------------------------------------------------
+    def fileno(self) -> int:
+        return self._sock.fileno() if self._sock is not None else -1
 
-    def _require(self) -> smtplib.SMTP:
-        if self._smtp is None:
-            raise smtplib.SMTPServerDisconnected("not connected")
-        return self._smtp
+    def wants_write(self) -> bool:
+        return self._connecting or bool(self._out)
 
-    def _timeout(self, seconds: float) -> None:
-        smtp = self._require()
-        if smtp.sock is not None:
-            smtp.sock.settimeout(seconds)
+    def writable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        if self._connecting:
+            self._connecting = False
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                return self._fail(*_connect_failure(code))
+            self.local_name = _address_literal(sock.getsockname()[0])
+            if self.implicit_tls:
+                self._start_tls(self._wait_greeting)
+            return
+        try:
+            sent = sock.send(self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            return self._fail(DROPPED, "connection closed by the relay")
+        del self._out[:sent]
+        if not self._out and self._stages:
+            self._next_stage()
 
-    def _check_power(self, step: str) -> None:
-        if not self.lan.power.on:
+    def readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        if self._connecting:
+            return self.writable()  # a connect that failed reads as readable too
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            return self._fail(DROPPED, "connection closed by the relay")
+        if not data:
+            return self._fail(DROPPED, "connection closed by the relay")
+        if self._tls is None:
+            return self._received(data)
+        self._tls_in.write(data)
+        if self._handshaking:
+            return self._handshake()
+        plain = bytearray()
+        try:
+            while True:
+                chunk = self._tls.read(65536)
+                if not chunk:
+                    break
+                plain += chunk
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLError:
+            return self._fail(DROPPED, "connection closed by the relay")
+        if plain:
+            self._received(bytes(plain))
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _begin(self, step: str, shown: str, done: Done) -> bool:
+        """Start a step: its test hooks may cut the power (then nothing more happens)."""
+        self._pending = (step, shown, done)
+        self._hooks(step, "before")
+        return self._pending is not None
+
+    def _command(self, step: str, line: str, shown: str, done: Done,
+                 timeout: float | None = None) -> None:  # fmt: skip
+        if not self._begin(step, shown, done):
+            return
+        if self._sock is None or self.closed:
+            return self._fail(DROPPED, "not connected")
+        self._send(f"{line}\r\n".encode())
+        self._wait(self.timeouts.command if timeout is None else timeout)
+
+    def _send(self, data: bytes) -> None:
+        if self._tls is None:
+            self._out += data
+            return
+        self._tls.write(data)
+        self._out += self._tls_out.read()
+
+    def _wait(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.outside.after_wall(seconds, self._timed_out)
+
+    def _wait_greeting(self) -> None:
+        self._wait(self.timeouts.greeting)
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self._pending is not None:
+            self._fail(TIMEOUT, "timed out")
+
+    def _next_stage(self) -> None:
+        """DATA: a part of the body is on the wire; its test point, then the next part."""
+        point, following = self._stages.pop(0)
+        if self._pending is None:
+            return
+        self._hooks(self._pending[0], point)
+        if self._pending is None:
+            return  # the power went
+        if following:
+            self._send(following)
+        if point == "sent":
+            self._wait(self.timeouts.data_end)
+
+    def _received(self, data: bytes) -> None:
+        for reply in self._reader.feed(data):
+            if self._pending is None:
+                return
+            if reply.failure:
+                return self._fail(reply.failure, reply.text)
+            after, self._after_reply = self._after_reply, None
+            if after is not None and after(reply):
+                continue  # the step goes on (DATA's body, STARTTLS's handshake)
+            self._reply(reply)
+
+    def _reply(self, reply: Reply) -> None:
+        self._after_reply = None
+        self._stages = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        step, shown, done = pending
+        if step == "ehlo":
+            self.features = ehlo_features(reply) if reply.code == 250 else {}
+        fields: dict[str, object] = {"step": step, "code": reply.code}
+        if shown:
+            fields["arg"] = shown
+        if reply.failure:
+            fields["failure"] = reply.failure
+        self.lan.log.emit("lan", "smtp", **fields)
+        if reply.failure:
             self.close()
-            self.lan.log.emit("lan", "smtp_power_lost", step=step)
-            raise PowerLost(step)
+        self._pending = (step, shown, done)  # the after-hooks may cut the power
+        self._hooks(step, "after")
+        if self._pending is None:
+            return
+        self._pending = None
+        done(reply)
+
+    def _fail(self, failure: str, text: str) -> None:
+        self._reply(Reply(0, text, failure))
 
     def _hooks(self, step: str, point: str) -> None:
-        """Run the test hooks at one point of a step; a power cut there ends the session."""
+        """Test points: a hook may cut the power; then the link is dropped without a word."""
         self.lan.step_hooks(step, point)
-        self._check_power(step)
-
-    def _exchange(
-        self,
-        step: str,
-        shown: str,
-        run: Callable[[smtplib.SMTP], tuple[int, bytes]],
-        timeout: float | None = None,
-    ) -> Reply:
-        """A step on the open connection: `run` gets it with the first wait's timeout set
-        (`timeout`, else the command timeout) and returns the relay's reply code and text."""
-
-        def step_run() -> Reply:
-            smtp = self._require()
-            self._timeout(self.timeouts.command if timeout is None else timeout)
-            code, text = run(smtp)
-            return Reply(code, _text(text))
-
-        return self._step(step, shown, step_run)
-
-    def _step(self, step: str, shown: str, run: Callable[[], Reply]) -> Reply:
-        self._hooks(step, "before")
-        try:
-            reply = run()
-        except PowerLost:
-            raise
-        except Exception as exc:  # every socket, TLS and smtplib failure becomes a Reply
-            reply = _failure(exc)
+        if not self.lan.power.on and not self.closed:
+            self.lan.log.emit("lan", "smtp_power_lost", step=step)
             self.close()
-        log_fields: dict[str, object] = {"step": step, "code": reply.code}
-        if shown:
-            log_fields["arg"] = shown
-        if reply.failure:
-            log_fields["failure"] = reply.failure
-        self.lan.log.emit("lan", "smtp", **log_fields)
-        self._hooks(step, "after")
-        return reply
 
+    # -- TLS --------------------------------------------------------------------------------------
+    def _context(self) -> ssl.SSLContext | None:
+        try:
+            return ssl.create_default_context(cafile=self.ca_file or None)
+        except (OSError, ssl.SSLError):
+            return None
 
-def _text(raw: bytes | str) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return " ".join(text.split())[:200]
+    def _start_tls(self, then: Callable[[], None]) -> None:
+        context = self._context()
+        if context is None:
+            return self._fail(CERTIFICATE, f"CA file unusable: {self.ca_file}")
+        self._tls_in, self._tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._tls_in, self._tls_out, server_hostname=self.host)
+        self._handshaking = True
+        self._after_handshake = then
+        self._handshake()
 
+    def _handshake(self) -> None:
+        assert self._tls is not None
+        try:
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._out += self._tls_out.read()
+            return
+        except ssl.SSLCertVerificationError as exc:
+            return self._fail(CERTIFICATE, str(exc.verify_message or exc))
+        except ssl.SSLError as exc:
+            return self._fail(TLS_FAILED, exc.reason or "TLS handshake failed")
+        self._out += self._tls_out.read()
+        self._handshaking = False
+        self._after_handshake()
+        if self._tls_in.pending:
+            self.readable_tls_pending()
 
-def _failure(exc: BaseException) -> Reply:
-    """A transport failure as a Reply. Looks through smtplib's re-raise to the socket error."""
-    seen: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and cause not in seen:
-        seen.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    for err in seen:
-        if isinstance(err, CaFileError):
-            return Reply(0, str(err), CERTIFICATE)
-        if isinstance(err, ssl.SSLCertVerificationError):
-            return Reply(0, str(err.verify_message or err), CERTIFICATE)
-    for err in seen:
-        if isinstance(err, TimeoutError):
-            return Reply(0, "timed out", TIMEOUT)
-        if isinstance(err, ConnectionRefusedError):
-            return Reply(0, "connection refused", REFUSED)
-        if isinstance(err, socket.gaierror):
-            return Reply(0, "host not found", UNREACHABLE)
-        if isinstance(err, ssl.SSLError) and not isinstance(err, ssl.SSLEOFError):
-            return Reply(0, err.reason or "TLS handshake failed", TLS_FAILED)
-    for err in seen:
-        if isinstance(err, smtplib.SMTPResponseException):
-            return Reply(err.smtp_code, _text(err.smtp_error))
-        if isinstance(
-            err,
-            (smtplib.SMTPServerDisconnected, ConnectionError, EOFError, ssl.SSLEOFError),
-        ):
-            return Reply(0, "connection closed by the relay", DROPPED)
-    if isinstance(exc, OSError) and exc.errno in (101, 113):  # ENETUNREACH, EHOSTUNREACH
-        return Reply(0, "no route to the relay", UNREACHABLE)
-    return Reply(0, f"{type(exc).__name__}", DROPPED)
+    def readable_tls_pending(self) -> None:
+        """Plain bytes that came in the same read as the end of the handshake."""
+        assert self._tls is not None
+        try:
+            data = self._tls.read(65536)
+        except ssl.SSLWantReadError:
+            return
+        if data:
+            self._received(data)
+
+    def _tls_after_220(self, reply: Reply) -> bool:
+        if reply.code != 220:
+            return False
+        # STARTTLS accepted: the handshake, then the step ends with the 220 (features forgotten).
+        self.features = {}
+        self._start_tls(lambda: self._reply(reply))
+        return True
 
 
 class LanPort:
     """The LAN port of one machine (`board.lan`)."""
 
-    def __init__(self, log: EventLog, power: PowerSupply) -> None:
+    def __init__(self, log: EventLog, power: PowerSupply, outside: OutsideWorld) -> None:
         self.log = log
         self.power = power
+        self.outside = outside
+        self.links: set[SmtpLink] = set()
         # Test points: hook(step, point) with point "before" and "after" every step of a session,
         # and "sending" / "sent" inside DATA. A hook may cut the power (board.power_off()).
         self.step_hooks: Listeners[[str, str]] = Listeners()
+        power.changed.add(self._power)
 
-    def smtp(
-        self,
-        host: str,
-        port: int,
-        *,
-        implicit_tls: bool = False,
-        ca_file: str = "",
-        timeouts: SmtpTimeouts | None = None,
-    ) -> SmtpLink:
+    def smtp(self, host: str, port: int, *, implicit_tls: bool = False, ca_file: str = "",
+             timeouts: SmtpTimeouts | None = None) -> SmtpLink:  # fmt: skip
         """A link to a relay (not yet connected). Certificates are always verified."""
-        return SmtpLink(
-            self,
-            host,
-            port,
-            implicit_tls=implicit_tls,
-            ca_file=ca_file,
-            timeouts=timeouts or SmtpTimeouts(),
-        )
+        link = SmtpLink(self, host, port, implicit_tls=implicit_tls, ca_file=ca_file,
+                        timeouts=timeouts or SmtpTimeouts())  # fmt: skip
+        self.links.add(link)
+        return link
+
+    def _power(self, on: bool) -> None:
+        if not on:
+            for link in list(self.links):
+                link.close()
+
+
+def _nothing() -> None:
+    pass
+
+
+def _address_literal(host: str) -> str:
+    """EHLO names this end by its address literal (RFC 5321 4.1.3), not a lookup."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"[{host}]"
+    return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
+
+
+def _connect_failure(code: int) -> tuple[str, str]:
+    if code == errno.ECONNREFUSED:
+        return REFUSED, "connection refused"
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return UNREACHABLE, "no route to the relay"
+    if code == errno.ETIMEDOUT:
+        return TIMEOUT, "timed out"
+    return DROPPED, errno.errorcode.get(code, "connection failed")

@@ -23,6 +23,7 @@ from pathlib import Path
 from estudio190f.firmware.journal import JournalEntry
 from estudio190f.hw.clock import Clock, Timer
 
+from .runner import advance
 from .script import (
     VERBS,
     Advance,
@@ -146,17 +147,17 @@ def run_step(interp: Interpreter, step: Step) -> list[str]:
             allowed = deadline - clock.now
             if isinstance(request, Advance):
                 if request.ticks > allowed:
-                    clock.advance(max(0, allowed))
+                    advance(clock, max(0, allowed))
                     request = gen.throw(_over(step, limit, start, clock))
                     continue
-                clock.advance(request.ticks)
-            elif not clock.advance(min(request.limit, max(0, allowed)), stop=request.predicate):
+                advance(clock, request.ticks)
+            elif not advance(clock, min(request.limit, max(0, allowed)), stop=request.predicate):
                 if request.limit > allowed:
                     request = gen.throw(_over(step, limit, start, clock))
                     continue
             request = gen.send(None)
     except StopIteration as stop:
-        clock.run_due()
+        advance(clock, 0)  # what is due at this instant, served like the rest
         if interp.recorder is not None:
             interp.recorder.record(step, start, clock.now, _machine_of(interp, step))
         return list(stop.value or [])

@@ -47,6 +47,7 @@ from estudio190f.hw.clock import SECOND
 from estudio190f.hw.eventlog import Event
 
 from .interpreter import ExpectationFailed, Interpreter, journal_lines, run_step
+from .runner import advance
 from .script import ScriptError, Step, format_duration, parse_duration, parse_line, quote
 from .sim import Machine, Simulation
 
@@ -143,7 +144,7 @@ class FaxDriver:
         self.step(f"until {expectation} within {format_duration(_ticks(within))}")
 
     def run_for(self, duration: str | int | float) -> None:
-        self.sim.clock.advance(_ticks(duration))
+        advance(self.sim.clock, _ticks(duration))
 
     def until_lcd(self, pattern: str, within: str | int | float = "10s",
                   line: int | None = None) -> list[str]:  # fmt: skip

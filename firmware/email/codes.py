@@ -52,6 +52,8 @@ CODES: dict[str, ResultCode] = _table(
     ResultCode("812", EMAIL_ERROR, True, "The relay dropped the connection."),
     ResultCode("813", EMAIL_ERROR, True, "The relay's host name does not resolve or cannot be reached."),
     ResultCode("814", EMAIL_ERROR, False, "Every recipient was refused by the relay."),
+    ResultCode("815", EMAIL_ERROR, True, "The relay's reply could not be read (over-long lines, not "
+               "SMTP): tried again later (RFC 5321 4.5.3.1)."),
 )
 # fmt: on
 
@@ -63,6 +65,7 @@ FAILURE_CODES: dict[str, str] = {
     "unreachable": "813",
     "tls": "805",
     "certificate": "806",
+    "unreadable": "815",
 }
 
 

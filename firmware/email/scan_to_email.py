@@ -1,9 +1,10 @@
 """Scan-to-email's engine: take scanned pages and recipients, queue the messages, deliver them.
 
 `ScanToEmail.submit()` builds the messages at once (so the Message-IDs are fixed), stores the job
-in NVRAM and schedules a try on the virtual clock. A try is one SMTP session on the LAN port, run
-inside one clock event (virtual time stands still while it blocks), driven by the session policy.
-It ends in one of three ways: every message accepted (`EMAIL SENT`, code 250, journal entry), a
+in NVRAM and schedules a try on the virtual clock. A try is one SMTP session on the LAN port,
+driven by the session policy: each step goes out on the port, and its reply comes back as a call
+when the relay has answered (no clock event waits on the relay; one session runs at a time). It
+ends in one of three ways: every message accepted (`EMAIL SENT`, code 250, journal entry), a
 temporary failure (relay down, 4yz: the job waits `smtp.retry_interval` minutes and is tried again,
 up to `smtp.retry_tries` times), or a permanent one (`EMAIL ERROR` / `AUTH ERROR` with a code,
 journal entry, the job removed). Jobs still queued at power-on are resumed.
@@ -15,13 +16,14 @@ The panel's job (`firmware.email.scan_job`) calls `submit()` and listens to `lis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from estudio190f.firmware.journal import Journal
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.settings import EMAIL_RE, Settings
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MINUTE, Timer
-from estudio190f.hw.lan import PowerLost, Reply, SmtpLink, SmtpTimeouts
+from estudio190f.hw.lan import Reply, SmtpLink, SmtpTimeouts
 from estudio190f.hw.listeners import Listeners
 
 from .codes import EMAIL_SENT, for_code
@@ -45,6 +47,15 @@ from .session import (
 )
 
 JOURNAL_KIND = "EMAIL"
+
+
+@dataclass
+class Attempt:
+    """One try of a job: its session policy and the link it runs on."""
+
+    queued: QueuedJob
+    session: SmtpSession
+    link: SmtpLink
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,8 @@ class ScanToEmail:
         # A benchmark at the edge may time the stages ("encode", "build", "smtp", "done").
         self.on_stage: StageListener | None = None
         self._timers: dict[int, Timer] = {}
+        self._active: Attempt | None = None  # the session in progress
+        self._waiting: list[int] = []  # jobs due while it runs
         board.power.changed.add(self._power)
         if board.powered:
             self.resume()
@@ -147,6 +160,8 @@ class ScanToEmail:
     # -- tries ----------------------------------------------------------------------------
     def _power(self, on: bool) -> None:
         self._timers.clear()  # the board cancelled them with the power
+        self._active = None  # the LAN port dropped its connection: nothing after the cut
+        self._waiting.clear()
         if on:
             self.resume()
 
@@ -166,13 +181,18 @@ class ScanToEmail:
         self._timers.pop(job, None)
         if not self.board.powered:
             return
+        if self._active is not None:
+            # One session at a time: this job is tried when the one in progress has ended.
+            if job not in self._waiting and job != self._active.queued.job:
+                self._waiting.append(job)
+            return
         queued = self.queue.job(job)
         if queued is None:
-            return
+            return self._next_waiting()
         parts = self.queue.pending_parts(job)
         if not parts:  # everything was accepted before a power cut: only the ending is left
             self._finish(queued, Outcome("250", "accepted before the power cut"))
-            return
+            return self._next_waiting()
         s = self.settings
         envelopes = [
             Envelope(p.record_id, s.text("smtp.from"), queued.recipients, p.data or b"")
@@ -203,44 +223,48 @@ class ScanToEmail:
         )
         self._stage("smtp")
         self.board.log.emit("email", "try", job=job, tries=queued.tries, messages=len(parts))
-        try:
-            outcome = self._run(session, link)
-        except PowerLost:
-            return  # nothing after the cut happened; power-on resumes the job
-        finally:
-            link.close()
-        self._ended(queued, outcome)
+        self._active = Attempt(queued, session, link)
+        self._go(self._active, session.start())
 
-    def _run(self, session: SmtpSession, link: SmtpLink) -> Outcome:
-        step: Step = session.start()
-        while not isinstance(step, Done):
-            reply = self._perform(step, link)
-            if isinstance(step, Data) and reply.code == 250:
-                # Recorded before anything else happens: a cut after this never resends it.
-                self.queue.mark_accepted(step.key)
-                self.board.log.emit("email", "accepted", part=step.key)
-            step = session.receive(reply, link.features if isinstance(step, Ehlo) else None)
-        return step.outcome
-
-    @staticmethod
-    def _perform(step: Step, link: SmtpLink) -> Reply:
+    def _go(self, attempt: Attempt, step: Step) -> None:
+        """Perform the session's next step; its reply comes back to `_replied`."""
+        if isinstance(step, Done):
+            attempt.link.close()
+            self._active = None
+            self._ended(attempt.queued, step.outcome)
+            return self._next_waiting()
+        done = partial(self._replied, attempt, step)
+        link = attempt.link
         if isinstance(step, Connect):
-            return link.connect()
-        if isinstance(step, Ehlo):
-            return link.ehlo()
-        if isinstance(step, StartTls):
-            return link.starttls()
-        if isinstance(step, Command):
-            return link.command(step.line, secret=step.secret, shown=step.shown)
-        if isinstance(step, Mail):
-            return link.mail(step.sender, list(step.options))
-        if isinstance(step, Rcpt):
-            return link.rcpt(step.recipient)
-        if isinstance(step, Data):
-            return link.data(step.message)
-        if isinstance(step, Quit):
-            return link.quit()
-        raise TypeError(f"unknown step {step!r}")
+            link.connect(done)
+        elif isinstance(step, Ehlo):
+            link.ehlo(done)
+        elif isinstance(step, StartTls):
+            link.starttls(done)
+        elif isinstance(step, Command):
+            link.command(step.line, done, secret=step.secret, shown=step.shown)
+        elif isinstance(step, Mail):
+            link.mail(step.sender, list(step.options), done)
+        elif isinstance(step, Rcpt):
+            link.rcpt(step.recipient, done)
+        elif isinstance(step, Data):
+            link.data(step.message, done)
+        elif isinstance(step, Quit):
+            link.quit(done)
+
+    def _replied(self, attempt: Attempt, step: Step, reply: Reply) -> None:
+        if attempt is not self._active:
+            return  # from before a power cut
+        if isinstance(step, Data) and reply.code == 250:
+            # Recorded before anything else happens: a cut after this never resends it.
+            self.queue.mark_accepted(step.key)
+            self.board.log.emit("email", "accepted", part=step.key)
+        features = attempt.link.features if isinstance(step, Ehlo) else None
+        self._go(attempt, attempt.session.receive(reply, features))
+
+    def _next_waiting(self) -> None:
+        if self._waiting and self.board.powered:
+            self._schedule(self._waiting.pop(0), 0)
 
     def _ended(self, queued: QueuedJob, outcome: Outcome) -> None:
         row = for_code(outcome.code)

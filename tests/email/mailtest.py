@@ -36,6 +36,7 @@ from estudio190f.firmware.settings import Settings
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import HOUR, Clock
 from estudio190f.panel.relay import EmbeddedRelay, RelayHandler, free_port
+from estudio190f.panel.runner import advance
 
 REQUIRE_PEERS = os.environ.get("ESTUDIO190F_REQUIRE_PEERS") == "1"
 
@@ -171,8 +172,7 @@ class Machine:
 
     def run(self, limit: int = 2 * HOUR) -> None:
         """Run virtual time until every queued job has ended (or the limit)."""
-        clock = self.board.clock
-        clock.advance(limit, stop=lambda: not self.email.pending())
+        advance(self.board.clock, limit, stop=lambda: not self.email.pending())
 
     def final(self) -> EmailResult:
         finals = [r for r in self.results if r.final]

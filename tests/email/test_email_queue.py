@@ -11,6 +11,7 @@ from mailtest import QUIET_RELAY, make_machine, text_page
 
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import MINUTE, Clock
+from estudio190f.panel.runner import advance
 
 # Fixtures this module uses (mailtest.py says why they are not in a conftest.py).
 certs = mailtest.certs
@@ -29,7 +30,7 @@ def test_relay_down_then_up(relay_factory) -> None:
     relay.down()
     machine = make_machine(relay.port)  # retry: 3 tries, 5 minutes apart (factory)
     machine.email.submit(["office@example.com"], [text_page(1)], "fine")
-    machine.board.clock.run_due()
+    advance(machine.board.clock, 0)
     [first] = machine.results
     assert (first.word, first.code, first.final) == ("EMAIL ERROR", "810", False)
     assert first.retry_in == 5 * MINUTE
@@ -50,10 +51,10 @@ def test_fault_relay_down_and_clear_resumes_at_once(relay_factory) -> None:
     relay.attach_fault(machine.board.faults, on_up=machine.email.retry_now)
     machine.board.faults.set("relay.down")
     machine.email.submit(["office@example.com"], [text_page(3)], "fine")
-    machine.board.clock.advance(MINUTE)
+    advance(machine.board.clock, MINUTE)
     assert machine.results[-1].code == "810" and not machine.results[-1].final
     machine.board.faults.clear("relay.down")
-    machine.board.clock.run_due()
+    advance(machine.board.clock, 0)
     assert machine.final().word == "EMAIL SENT"
     assert machine.board.clock.now == MINUTE  # the clear, not the retry timer, sent it
     assert len(relay.messages()) == 1
@@ -78,7 +79,7 @@ def test_power_cut_before_the_first_try(relay_factory) -> None:
     machine = make_machine(relay.port)
     machine.email.submit(["office@example.com"], [text_page(5)], "fine")
     machine.board.power_off()  # before the clock ran the try
-    machine.board.clock.advance(MINUTE)
+    advance(machine.board.clock, MINUTE)
     assert relay.messages() == []
     machine.board.power_on()
     machine.run()
@@ -116,10 +117,10 @@ def test_power_cut_during_a_send_loses_nothing_and_doubles_nothing(
 
     machine.board.lan.step_hooks.add(cut)
     job = machine.email.submit(["office@example.com"], [text_page(6), text_page(7)], "fine")
-    machine.board.clock.run_due()
+    advance(machine.board.clock, 0)
     assert cuts == [(step, point)]
     assert machine.email.pending() == [job]  # still queued in NVRAM
-    machine.board.clock.advance(10 * MINUTE)
+    advance(machine.board.clock, 10 * MINUTE)
     machine.board.power_on()
     machine.run()
     assert machine.final().word == "EMAIL SENT"
@@ -143,7 +144,7 @@ def test_cut_between_the_final_dot_and_the_verdict_resends_with_the_same_message
 
     machine.board.lan.step_hooks.add(cut)
     machine.email.submit(["office@example.com"], [text_page(8)], "fine")
-    machine.board.clock.run_due()
+    advance(machine.board.clock, 0)
     machine.board.lan.step_hooks.clear()
     machine.board.power_on()
     machine.run()
@@ -167,7 +168,7 @@ def test_split_job_cut_after_the_first_message_sends_only_the_rest(relay_factory
 
     machine.board.lan.step_hooks.add(cut)
     machine.email.submit(["office@example.com"], pages, "fine")
-    machine.board.clock.run_due()
+    advance(machine.board.clock, 0)
     assert len(relay.messages()) == 1 and not machine.board.powered
     machine.board.lan.step_hooks.clear()
     machine.board.power_on()
@@ -183,7 +184,7 @@ def test_queue_survives_a_restart_from_the_state_directory(relay_factory, tmp_pa
     relay.down()
     first = make_machine(relay.port, board=Board(Clock(), state_dir=tmp_path))
     job = first.email.submit(["office@example.com"], [text_page(9)], "fine")
-    first.board.clock.run_due()
+    advance(first.board.clock, 0)
     assert first.email.pending() == [job]
     first.board.power_off()
     first.board.nvram.close()
