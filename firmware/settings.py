@@ -244,12 +244,41 @@ class DirectoryEntrySpec:
     email: str | None = None
 
 
+@dataclass(frozen=True)
+class Peer:
+    """A number of the dial plan (`[line.peers]`) reached outside the process."""
+
+    kind: str  # t38 | iax2
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.kind}:{host}:{self.port}"
+
+
+PEER_KINDS = ("t38", "iax2")
+_PEER = re.compile(r"(t38|iax2):(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+
+
+def parse_peer(text: str) -> Peer:
+    """`t38:HOST:PORT` or `iax2:HOST:PORT` (an IPv6 host in brackets); ValueError saying why."""
+    m = _PEER.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise ValueError(f"a peer is t38:HOST:PORT or iax2:HOST:PORT, not {text!r}")
+    port = int(m.group(3))
+    if not 1 <= port <= 65535:
+        raise ValueError(f"a peer's port is 1 to 65535, not {port}")
+    return Peer(m.group(1), m.group(2).strip("[]"), port)
+
+
 @dataclass
 class SettingsFile:
     path: str
     values: dict[str, Any] = field(default_factory=dict)
     clock: datetime | None = None
     entries: list[DirectoryEntrySpec] = field(default_factory=list)
+    peers: dict[str, Peer] = field(default_factory=dict)  # [line.peers]: number -> peer
 
 
 def _line_index(text: str) -> Callable[..., int]:
@@ -297,7 +326,7 @@ def load_settings_file(path: Path) -> SettingsFile:
         ) from None
     where = _line_index(text)
     result = SettingsFile(name)
-    tables = {s.key.split(".")[0] for s in SETTINGS}
+    tables = {s.key.split(".")[0] for s in SETTINGS} | {"line"}
     for table, body in data.items():
         if table in ("one_touch", "speed_dial"):
             if not isinstance(body, list):
@@ -313,6 +342,9 @@ def load_settings_file(path: Path) -> SettingsFile:
             raise SettingsFileError(name, where(table), f"{table} must be a table")
         for key, value in body.items():
             dotted = f"{table}.{key}"
+            if dotted == "line.peers":
+                result.peers = _peers(name, value, where)
+                continue
             if dotted == "machine.clock":
                 result.clock = _parse_clock(name, where(table, key), value)
                 continue
@@ -330,6 +362,23 @@ def load_settings_file(path: Path) -> SettingsFile:
             except ValueError as exc:
                 raise SettingsFileError(name, where(table, key), str(exc)) from None
     return result
+
+
+def _peers(name: str, value: Any, where: Callable[..., int]) -> dict[str, Peer]:
+    if not isinstance(value, dict):
+        raise SettingsFileError(name, where("line.peers"), "[line.peers] must be a table")
+    peers: dict[str, Peer] = {}
+    for number, text in value.items():
+        line = where("line.peers", number)
+        if not re.fullmatch(r"[0-9]{1,20}", number):
+            raise SettingsFileError(
+                name, line, f"a number in [line.peers] is digits, not {number!r}"
+            )
+        try:
+            peers[number] = parse_peer(text)
+        except ValueError as exc:
+            raise SettingsFileError(name, line, f"[line.peers] {number}: {exc}") from None
+    return peers
 
 
 def _parse_clock(name: str, line: int, value: Any) -> datetime:

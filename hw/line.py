@@ -81,18 +81,45 @@ class LineEvent:
     n: int = 0  # ring number for ring / ring_off / ringback
 
 
-class Call:
-    """One call through the exchange, from dialing to the last hang-up."""
+class OutsideRoute(Protocol):
+    """A way out of the exchange to peers outside the process (T.38, IAX2). The dial plan maps
+    numbers to a route (`PhoneNetwork.route`); the route reports back to the network
+    (`outside_ringing`, `outside_answered`, `outside_busy`, `outside_ended`, `outside_signal`)
+    and brings calls in (`call_from_outside`)."""
 
-    def __init__(self, caller: LineInterface, callee: LineInterface | None) -> None:
+    def place_call(self, call: Call, number: str) -> None:
+        """Our station dialled `number`, which this route reaches: call the peer."""
+
+    def answered(self, call: Call) -> None:
+        """Our station answered a call this route brought in."""
+
+    def hung_up(self, call: Call) -> None:
+        """Our station hung up (or the network dropped the call)."""
+
+    def transmit(self, call: Call, signal: Signal) -> None:
+        """What our station's modem sent, completing now: on to the peer."""
+
+
+class Call:
+    """One call through the exchange, from dialing to the last hang-up. A call with a peer
+    outside the process has that end's line None and its `route` set."""
+
+    def __init__(self, caller: LineInterface | None, callee: LineInterface | None,
+                 route: OutsideRoute | None = None) -> None:  # fmt: skip
         self.caller = caller
         self.callee = callee
+        self.route = route
         self.state = "ringing"  # ringing | connected | ended
         self.rings = 0
         self.ring_timer: Timer | None = None
 
     def other(self, line: LineInterface) -> LineInterface | None:
         return self.callee if line is self.caller else self.caller
+
+    @property
+    def local(self) -> LineInterface | None:
+        """A call with an outside peer: the station of this exchange."""
+        return self.caller or self.callee
 
 
 class LineInterface:
@@ -198,6 +225,12 @@ class LineInterface:
         call = self.call
         if call is None or call.state != "connected":
             return
+        self.network.taps(call, self, signal)
+        if call.route is not None:
+            if signal.kind in (FRAMES, DATA):
+                signal = self._impair(signal, None)
+            call.route.transmit(call, signal)
+            return
         far = call.other(self)
         if far is None or far.modem is None:
             return
@@ -205,16 +238,20 @@ class LineInterface:
             signal = self._impair(signal, far)
         far.modem.on_line_signal(signal)
 
-    def _impair(self, signal: Signal, far: LineInterface) -> Signal:
+    def _impair(self, signal: Signal, far: LineInterface | None) -> Signal:
+        """The signal through this loop and the far end's (None: a peer outside, whose line is
+        its own business); the noise is drawn at the receiving end."""
         mod = signal.modulation
-        ber = 1.0 - (1.0 - self._ber(mod)) * (1.0 - far._ber(mod))
+        far_ber = far._ber(mod) if far is not None else 0.0
+        ber = 1.0 - (1.0 - self._ber(mod)) * (1.0 - far_ber)
         rate = MODULATIONS[mod].rate
-        for limit in (self.impairments.max_rate, far.impairments.max_rate):
+        limits = [self.impairments.max_rate, far.impairments.max_rate if far else None]
+        for limit in limits:
             if limit is not None and rate > limit:
                 ber = max(ber, OVER_RATE_BER)
         if ber <= 0.0:
             return signal
-        rng = far.noise_rng  # noise is heard at the receiving end
+        rng = (far or self).noise_rng
         if signal.kind == DATA:
             return Signal(DATA, mod, data=flip_bits(signal.data, ber, rng))
         frames = []
@@ -312,6 +349,15 @@ class PhoneNetwork:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.lines: dict[str, LineInterface] = {}
+        self.routes: dict[str, OutsideRoute] = {}  # the dial plan: numbers reached outside
+        # Every signal on a connected call, as it leaves its station (captures listen here).
+        self.taps: Listeners[[Call, LineInterface | None, Signal]] = Listeners()
+
+    def route(self, number: str, route: OutsideRoute) -> None:
+        """Dialling `number` reaches a peer outside the process through `route`."""
+        if number in self.lines:
+            raise ValueError(f"number {number} is a station on this network")
+        self.routes[number] = route
 
     def add_line(
         self, number: str, rng: random.Random | None = None, log: EventLog | None = None
@@ -356,6 +402,13 @@ class PhoneNetwork:
             caller.state = "busy"
             caller._event("busy")
             return
+        route = self.routes.get(number) if callee is None else None
+        if route is not None and not caller.no_answer_fault:
+            call = Call(caller, None, route)
+            caller.call = call
+            caller.state = "calling"
+            route.place_call(call, number)
+            return
         call = Call(caller, callee)
         caller.call = call
         caller.state = "calling"
@@ -372,7 +425,8 @@ class PhoneNetwork:
         if call.state != "ringing":
             return
         call.rings += 1
-        call.caller._event("ringback", call.rings)
+        if call.caller is not None:
+            call.caller._event("ringback", call.rings)
         if call.callee is not None:
             call.callee._event("ring", call.rings)
         call.ring_timer = self.clock.call_later(RING_ON, self._ring_off, call, label="ring off")
@@ -388,16 +442,22 @@ class PhoneNetwork:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
         call.state = "connected"
-        call.caller.state = "connected"
         assert call.callee is not None
         call.callee.state = "connected"
         call.callee._event("connected")
-        call.caller._event("answered")
+        if call.caller is not None:
+            call.caller.state = "connected"
+            call.caller._event("answered")
+        elif call.route is not None:
+            call.route.answered(call)
 
     def _end(self, call: Call, by: LineInterface) -> None:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
         call.state = "ended"
+        if call.route is not None:
+            call.route.hung_up(call)
+            return
         other = call.other(by)
         if other is not None and other.call is call:
             other._lose_call("remote_hangup")
@@ -405,10 +465,69 @@ class PhoneNetwork:
     def _drop(self, call: Call) -> None:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
+        if call.route is not None and call.state != "ended":
+            call.route.hung_up(call)
         call.state = "ended"
         for line in (call.caller, call.callee):
             if line is not None and line.call is call:
                 line._lose_call("dropped")
+
+    # -- calls with peers outside the process (what their route reports) --------------------------
+    def call_from_outside(self, number: str, route: OutsideRoute) -> Call | None:
+        """A peer outside calls `number`: its station rings (the route hears `answered` when it is
+        answered). None when nobody can take it (no such station, or it is busy): the route says
+        so to its peer."""
+        callee = self.lines.get(number)
+        if callee is None or callee.busy_fault or callee.no_answer_fault or callee.state != "idle":
+            return None
+        call = Call(None, callee, route)
+        callee.call = call
+        callee.state = "ringing"
+        self._ring(call)
+        return call
+
+    def outside_ringing(self, call: Call) -> None:
+        """The peer we called is ringing (the caller hears ring-back)."""
+        if call.state == "ringing" and call.caller is not None:
+            call.rings += 1
+            call.caller._event("ringback", call.rings)
+
+    def outside_answered(self, call: Call) -> None:
+        """The peer we called answered."""
+        caller = call.caller
+        if call.state != "ringing" or caller is None or caller.call is not call:
+            return
+        call.state = "connected"
+        caller.state = "connected"
+        caller._event("answered")
+
+    def outside_busy(self, call: Call) -> None:
+        """The peer we called is busy (or refused the call)."""
+        caller = call.caller
+        call.state = "ended"
+        if caller is not None and caller.call is call:
+            caller.call = None
+            caller.state = "busy"
+            caller._event("busy")
+
+    def outside_ended(self, call: Call) -> None:
+        """The peer outside hung up, or the route lost it."""
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+        call.state = "ended"
+        local = call.local
+        if local is not None and local.call is call:
+            local._lose_call("remote_hangup")
+
+    def outside_signal(self, call: Call, signal: Signal) -> None:
+        """A signal from the peer outside, completing now: to our station's modem."""
+        local = call.local
+        if call.state != "connected" or local is None or local.modem is None:
+            return
+        self.taps(call, None, signal)
+        if signal.kind in (FRAMES, DATA):
+            signal = local._impair(signal, None)
+        local.modem.on_line_signal(signal)
 
 
 def flip_bits(data: bytes, ber: float, rng: np.random.Generator) -> bytes:
@@ -426,6 +545,7 @@ def flip_bits(data: bytes, ber: float, rng: np.random.Generator) -> bytes:
 __all__ = [
     "Call",
     "Impairments",
+    "OutsideRoute",
     "LineEvent",
     "LineInterface",
     "NOISE_BER",

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from estudio190f.firmware.control_panel import PRESS_TIME
 from estudio190f.firmware.entry import EntryMode, key_for_char
+from estudio190f.firmware.t30.habits import habits as far_end_habits
 from estudio190f.hw.faults import FAULT_NAMES, FaultNotAvailable
 from estudio190f.hw.operator_panel import LED_NAMES, LED_STATES
 from estudio190f.hw.printer import PaperLimit
@@ -674,20 +675,32 @@ def _power(ctx: StepContext, step: Step, m: Machine) -> list[str]:
 
 def _parse_device(rest: str, line: int) -> Args:
     parts = rest.split()
-    if len(parts) != 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", parts[0]):
+    if len(parts) < 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", parts[0]):
         raise ScriptError(
-            "device takes: device NAME NUMBER (a name of letters, digits, - and _, at most 32)",
+            "device takes: device NAME NUMBER [habit=NAME[,NAME...]] (a name of letters, "
+            "digits, - and _, at most 32)",
             line,
         )
     if not re.fullmatch(r"[0-9]{1,20}", parts[1]):
         raise ScriptError(f"device number must be 1 to 20 digits, got {parts[1][:40]!r}", line)
     if parts[0] == "main":
         raise ScriptError("the name main is the machine under test", line)
-    return {"name": parts[0], "number": parts[1]}
+    habits: list[str] = []
+    for extra in parts[2:]:
+        if not extra.startswith("habit="):
+            raise ScriptError(f"device: unexpected {extra[:40]!r} (habit=NAME[,NAME...])", line)
+        names = [n for n in extra.removeprefix("habit=").split(",") if n]
+        try:
+            far_end_habits(names)
+        except ValueError as exc:
+            raise ScriptError(f"device: {exc}", line) from None
+        habits.extend(names)
+    return {"name": parts[0], "number": parts[1], "habits": habits}
 
 
-@verb("device NAME NUMBER", "boot another machine on the same line", _parse_device,
-      records=True, remote=False)  # fmt: skip
+@verb("device NAME NUMBER [habit=NAME[,NAME...]]",
+      "boot another machine on the same line (a far end with habits: docs/t30.md)",
+      _parse_device, records=True, remote=False)  # fmt: skip
 def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     name, number = step.args["name"], step.args["number"]
     sim = ctx.sim
@@ -697,6 +710,7 @@ def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
         machine = sim.add_machine(name, number=number, boot=False)
     except ValueError as exc:
         raise ScriptError(f"device {name}: {exc}", step.line) from None
+    machine.firmware.fax.habits = tuple(step.args.get("habits", ()))
     machine.power(True)
     yield AdvanceUntil(machine.ready, BOOT_LIMIT)
     if not machine.ready():

@@ -20,12 +20,12 @@ from estudio190f.hw.modem import FrameReceived, ModemEvent, TransmitDone
 
 from ..control_panel import JobView
 from ..document_scan import DocumentScan, ScanResult
-from ..fax_call import CallProgress, CallResult, FaxCall, config_from_settings
+from ..fax_call import CallProgress, CallResult, FaxCall
 from ..image_memory import MemoryFull
 from ..page import Page
 from ..scan_control import ScanControl
-from ..settings import Settings
 from ..t30.frames import FrameError, parse_frame
+from ..t30.session import StationConfig
 from .files import Destination, FaxFiles
 from .header import HeaderStamp
 from .outbox import DirectOutbox, MemoryOutbox, Outbox, OutgoingDocument
@@ -153,7 +153,7 @@ class Transmission:
     def __init__(
         self,
         board: Board,
-        settings: Settings,
+        config: StationConfig,
         outbox: Outbox,
         dest: Destination,
         view: JobView,
@@ -161,7 +161,7 @@ class Transmission:
         done: Callable[[Transmission, CallResult], None],
     ) -> None:
         self.board = board
-        self.settings = settings
+        self.config = config
         self.log = board.log
         self.outbox = outbox
         self.dest = dest
@@ -183,7 +183,7 @@ class Transmission:
     def start(self) -> None:
         self.view.set_state("dial")
         self.view.show("DIALING", self.dest.number)
-        config = config_from_settings(self.settings)
+        config = self.config
         kind = PacedCall if self.direct else FaxCall
         self.log.emit("fax", "transmission", file=self.outbox.label, number=self.dest.number,
                       serial=self.serial, when=self.when, header=self.stamp.mode,

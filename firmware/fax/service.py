@@ -47,8 +47,9 @@ from ..page import Page
 from ..paper import PaperHandling
 from ..reports import ReportPrinter
 from ..settings import Settings
+from ..t30.habits import apply_habits
 from ..t30.results import ERROR_WORD
-from ..t30.session import PageSink, ReceivedPage
+from ..t30.session import PageSink, ReceivedPage, StationConfig
 from .files import CallRecord, Destination, FaxFile, FaxFiles
 from .header import HeaderStamp
 from .outbox import DirectOutbox, MemoryOutbox, Outbox, OutgoingDocument
@@ -100,6 +101,8 @@ class FaxService:
         self.log = board.log
         self.files = FaxFiles(board.nvram, paper.memory)
         self.rx_record = RxRecord(board.nvram)
+        # A far end's habits (`device NAME NUMBER habit=...`): the machine under test has none.
+        self.habits: tuple[str, ...] = ()
         self.current: Transmission | None = None
         self.reception: Reception | None = None
         self.scanning: SendScan | None = None
@@ -130,6 +133,11 @@ class FaxService:
             and self.current is None
             and self.reception is None
         )
+
+    def station_config(self) -> StationConfig:
+        """This station's T.30 configuration for a call: the settings, and any habits."""
+        config = config_from_settings(self.settings)
+        return apply_habits(config, self.habits) if self.habits else config
 
     def _job(self, kind: JobKind, background: bool = False) -> JobHandle:
         return self.panel.begin_job(kind, self, background=background)
@@ -186,7 +194,7 @@ class FaxService:
         view = self._job("fax_receive")
         view.set_state("dial")
         view.show("POLLING", number)
-        config = config_from_settings(self.settings)
+        config = self.station_config()
         config.polling_password = self.settings.text("polling.password")
         rx = self._reception("POLL", view, number=number)
         call = FaxCall.dial(self.board, number, (), config, poll=True, sink=rx.sink,
@@ -451,7 +459,7 @@ class FaxService:
         stamp = HeaderStamp.for_call(self.settings, self.panel.clock_text(),
                                      self.files.next_serial(), outbox.file_no,
                                      0 if isinstance(outbox, DirectOutbox) else outbox.total() or 0)  # fmt: skip
-        transmission = Transmission(self.board, self.settings, outbox, dest, view, stamp,
+        transmission = Transmission(self.board, self.station_config(), outbox, dest, view, stamp,
                                     self._transmission_done)  # fmt: skip
         self.current = transmission
         transmission.start()
@@ -585,7 +593,7 @@ class FaxService:
             view = self._job("fax_receive", background=not operator)
         view.set_state("answer")
         view.show("RECEIVING", "")
-        config = config_from_settings(self.settings)
+        config = self.station_config()
         polling_pages: Sequence[Page] = ()
         polled_file = self.polling_file()
         serial = 0
