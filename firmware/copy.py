@@ -117,7 +117,7 @@ class CopyJob:
             self.log.emit("copy", "memory_full", job=self.job_id, page=index, needed=exc.needed,
                           free=exc.free)  # fmt: skip
             return False
-        self.paper.queue.add_page(self.job_id, stored.id)
+        self.paper.queue.add_page(self.job_id, stored.id, page)
         self.pages = index
         return True
 

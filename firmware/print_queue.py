@@ -29,6 +29,7 @@ JOB_KIND = "print_job"
 PrintKind = Literal["copy", "fax", "report"]
 PrintState = Literal["scanning", "ready", "held", "cancelling"]
 PrintEventKind = Literal["ready", "sheet", "completed", "cancelled", "held", "discarded"]
+FRESH_PAGES = 8  # pages kept in RAM as submitted, for printing without decoding them back
 
 
 @dataclass
@@ -94,6 +95,9 @@ class PrintQueue:
         self._picked: dict[str, tuple[int, int]] = {}
         self._again: deque[SheetOrder] = deque()
         self._layouts: dict[tuple[int, str, str], list[np.ndarray]] = {}
+        # Pages just submitted, as given, so that printing them does not decode them back from
+        # image memory (a page is read from memory after a power cut, or once it has left this).
+        self._fresh: dict[int, Page] = {}
         control.attach_source(self)
         board.power.changed.add(self._on_power)
 
@@ -110,10 +114,14 @@ class PrintQueue:
         self.log.emit("queue", "create", job=job.id, kind=kind, copies=copies)
         return job.id
 
-    def add_page(self, job_id: str, page_id: int) -> None:
+    def add_page(self, job_id: str, page_id: int, page: Page | None = None) -> None:
+        """Page `page_id` of image memory joins the job; `page` is that page as stored (kept in
+        RAM for a while, so printing it needs no decoding)."""
         job = self._job(job_id)
         job.pages.append(page_id)
         self._save(job)
+        if page is not None:
+            self._keep_fresh(page_id, page)
 
     def submit(self, pages: list[Page], kind: PrintKind = "report", copies: int = 1,
                **meta: Any) -> str:  # fmt: skip
@@ -124,7 +132,7 @@ class PrintQueue:
         job_id = self.create(kind, copies, **meta)
         try:
             for index, page in enumerate(pages, start=1):
-                self.add_page(job_id, self.memory.store(page, job_id, index).id)
+                self.add_page(job_id, self.memory.store(page, job_id, index).id, page)
         except MemoryFull:
             self.discard(job_id)
             raise
@@ -160,6 +168,8 @@ class PrintQueue:
 
     def discard(self, job_id: str) -> None:
         job = self._find(job_id)
+        if job is not None:
+            self._forget_fresh(job.pages)
         with self.nvram.transaction():
             self.memory.discard_job(job_id)
             if job is not None:
@@ -194,6 +204,7 @@ class PrintQueue:
         """Service-mode MEMORY CLEAR: every job and page."""
         self.nvram.delete_records(JOB_KIND)
         self.memory.clear()
+        self._fresh.clear()
         self._picked.clear()
         self._again.clear()
 
@@ -237,6 +248,7 @@ class PrintQueue:
             with self.nvram.transaction():
                 self.memory.discard_job(job.id)
                 self.nvram.delete_record(job.record)
+            self._forget_fresh(job.pages)
             self._picked.pop(job.id, None)
             self.log.emit("queue", "completed", job=job.id, sheets=job.units)
             self.listeners(sheet)
@@ -264,8 +276,20 @@ class PrintQueue:
         if key not in self._layouts:
             if len(self._layouts) >= 4:
                 self._layouts.pop(next(iter(self._layouts)))
-            self._layouts[key] = layout(self.memory.load(page_id), paper, long_page)
+            page = self._fresh.pop(page_id, None)
+            if page is None:
+                page = self.memory.load(page_id)
+            self._layouts[key] = layout(page, paper, long_page)
         return self._layouts[key]
+
+    def _keep_fresh(self, page_id: int, page: Page) -> None:
+        self._fresh[page_id] = page
+        while len(self._fresh) > FRESH_PAGES:
+            self._fresh.pop(next(iter(self._fresh)))
+
+    def _forget_fresh(self, page_ids: list[int]) -> None:
+        for page_id in page_ids:
+            self._fresh.pop(page_id, None)
 
     def _in_flight(self, job_id: str) -> bool:
         return any(f.order.label.job == job_id for f in self.control.in_flight)
@@ -301,3 +325,4 @@ class PrintQueue:
             self._picked.clear()
             self._again.clear()
             self._layouts.clear()
+            self._fresh.clear()

@@ -75,12 +75,12 @@ def glyphs() -> dict[str, np.ndarray]:
 def draw_text(pixels: np.ndarray, row: int, col: int, text: str) -> None:
     """Put `text` on the page with its top-left cell at (row, col) in dots."""
     table = glyphs()
-    for i, ch in enumerate(text):
-        x = col + i * CELL_W
-        if x + CELL_W > pixels.shape[1]:
-            break
-        glyph = table.get(ch, table["?"])
-        pixels[row : row + CELL_H, x : x + CELL_W] |= glyph
+    fit = max(0, min(len(text), (pixels.shape[1] - col) // CELL_W))  # whole cells on the page
+    if fit == 0:
+        return
+    # The cells side by side, put on the page at once (they do not overlap).
+    strip = np.hstack([table.get(ch, table["?"]) for ch in text[:fit]])
+    pixels[row : row + CELL_H, col : col + fit * CELL_W] |= strip
 
 
 # -- text reports --------------------------------------------------------------------------------

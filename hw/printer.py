@@ -78,6 +78,22 @@ def sheet_lines(paper_size: str) -> int:
     return round(PAPER_SIZES_MM[paper_size][1] * LINES_PER_MM)
 
 
+def pack_white(black: np.ndarray) -> bytes:
+    """Rows of a bool raster (True = black) packed to bits, 1 = white paper, the bits past the
+    last dot of a row 0 (what `np.packbits(~black, axis=1)` gives, without the inverted copy)."""
+    packed = np.packbits(black, axis=1)
+    np.invert(packed, out=packed)
+    spare = -black.shape[1] % 8
+    if spare and packed.size:
+        packed[:, -1] &= (0xFF << spare) & 0xFF
+    return packed.tobytes()
+
+
+def black_fraction(black: np.ndarray) -> float:
+    """The share of dots that are black (what `black.mean()` gives: the count is exact)."""
+    return np.count_nonzero(black) / black.size if black.size else 0.0
+
+
 @dataclass
 class PrintedSheet:
     """A sheet in the output tray: what is printed on it, over the sheet's own area.
@@ -97,9 +113,10 @@ class PrintedSheet:
     def from_pixels(
         cls, number: int, paper_size: str, pixels: np.ndarray, meta: dict
     ) -> PrintedSheet:
-        packed = np.packbits(~pixels, axis=1).tobytes()
-        coverage = float(pixels.mean()) if pixels.size else 0.0
-        return cls(number, paper_size, pixels.shape[1], pixels.shape[0], packed, coverage, meta)
+        lines, width = pixels.shape
+        return cls(
+            number, paper_size, width, lines, pack_white(pixels), black_fraction(pixels), meta
+        )
 
     @property
     def pixels(self) -> np.ndarray:
@@ -336,9 +353,11 @@ class PrinterEngine:
         width_mm, _ = PAPER_SIZES_MM[self.paper_size]
         dots = round(width_mm * DOTS_PER_MM)
         lines = sheet_lines(self.paper_size)
-        out = np.zeros((lines, dots), dtype=bool)
         left = (raster.shape[1] - dots) // 2
         src = raster[:lines]
+        if left >= 0 and src.shape[0] == lines:
+            return src[:, left : left + dots]  # the common case: a view, packed straight away
+        out = np.zeros((lines, dots), dtype=bool)
         if left >= 0:
             out[: src.shape[0]] = src[:, left : left + dots]
         else:

@@ -27,6 +27,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -91,12 +92,27 @@ def sample_lines(sheet: Sheet, lines_per_mm: float, first: int, last: int) -> np
     # A sheet wider than the read width (only by rounding here) shows its middle.
     x_span = sheet.cols * min(1.0, MAX_WIDTH_MM / sheet.width_mm)
     x0 = (sheet.cols - x_span) / 2
+    at_pitch = sheet.mode == "1" and x0 == 0 and x_span == out_cols == sheet.cols
+    if at_pitch and _optics().AVAILABLE:
+        # Black and white at the read line's own pel pitch: only rows are averaged (the same
+        # grey levels as Pillow's, computed on the packed bits).
+        last_row = min(sheet.rows, max(r1, r0 + 1))
+        if _optics().box_rows(sheet.data, sheet.stride, sheet.cols, r0, y0 - r0, y1 - r0,
+                              last_row - r0, out[:on_paper, left : left + out_cols]):  # fmt: skip
+            return out
     band = sheet.band_image(r0, r1).convert("L")
     seen = band.resize(
         (out_cols, on_paper), Image.Resampling.BOX, box=(x0, y0 - r0, x0 + x_span, y1 - r0)
     )
     out[:on_paper, left : left + out_cols] = np.asarray(seen)
     return out
+
+
+def _optics() -> Any:
+    """`hw.cis_optics`, imported when the first band is read (it loads numba)."""
+    from . import cis_optics
+
+    return cis_optics
 
 
 class _Travel:

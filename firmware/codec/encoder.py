@@ -122,6 +122,22 @@ def _code_2d(out, pos, cur, ref, width, run_code, run_length, v_code, v_length):
 
 
 @kernel
+def _zero_ahead(out, pos, ahead, zeroed):
+    """Zero `out` up to `ahead` bytes past bit `pos` (it is zero up to `zeroed`); the new mark."""
+    end = min(out.shape[0], (pos >> 3) + ahead)
+    if end > zeroed:
+        out[zeroed:end] = 0
+        return end
+    return zeroed
+
+
+@kernel
+def line_bound(width, min_line_bits):
+    """Bits one coded line can take at most, EOL and fill included (a bound, not exact)."""
+    return 9 * width + 64 + min_line_bits
+
+
+@kernel
 def _encode_page(
     pixels,
     words,
@@ -144,7 +160,12 @@ def _encode_page(
     ref[1] = width
     ref[2] = width
     pos = 0
+    # `out` comes uninitialised: it is zeroed just ahead of the writing, by the most one line
+    # can take (what the caller's bound allows per line), so only what is used is touched.
+    ahead = line_bound(width, min_line_bits) // 8 + 16
+    zeroed = 0
     for y in range(lines):
+        zeroed = _zero_ahead(out, pos, ahead, zeroed)
         n = _changes(pixels[y], words[y], width, cur)
         if coding == MMR:
             pos = _code_2d(out, pos, cur, ref, width, run_code, run_length, v_code, v_length)
@@ -167,6 +188,7 @@ def _encode_page(
             if pos - start < min_line_bits:
                 pos = start + min_line_bits
         cur, ref = ref, cur
+    zeroed = _zero_ahead(out, pos, 8 + RTC_EOLS * 2 + 16, zeroed)
     if rtc and coding == MMR:
         pos = _put(out, pos, 1, t.EOL_BITS)  # EOFB = EOL EOL (T.6 2.4)
         pos = _put(out, pos, 1, t.EOL_BITS)
@@ -228,8 +250,8 @@ def encode(
         raise CodecError("fill bits need EOLs (a decoder finds the next line by its EOL)")
     lines, width = page.shape
     fill = min_line_bits if number != MMR else 0
-    bound = (lines * (9 * width + 64 + fill) + 8 * 64 + RTC_EOLS * 13) // 8 + 16
-    out = np.zeros(bound, dtype=np.uint8)
+    bound = (lines * line_bound(width, fill) + 8 * 64 + RTC_EOLS * 13) // 8 + 16
+    out = np.empty(bound, dtype=np.uint8)  # the kernel zeroes what it writes into
     words = page.view(np.uint8).view(np.uint64)
     nbits = _encode_page(
         page,

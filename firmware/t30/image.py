@@ -142,9 +142,6 @@ def ecm_blocks(data: bytes, frame_size: int) -> list[list[bytes]]:
     return [frames[i : i + FRAMES_PER_BLOCK] for i in range(0, len(frames), FRAMES_PER_BLOCK)]
 
 
-EOL_ZEROS = 11  # an EOL is eleven 0s (or more, with fill) and a 1
-
-
 class CodedLineTimer:
     """How long each coded scan line takes on the line, measured as page data arrives: from the
     end of one EOL to the end of the next (data, fill, EOL). `feed` returns True as soon as one
@@ -157,25 +154,10 @@ class CodedLineTimer:
         self._since_eol = 0  # bits since the last EOL ended
 
     def feed(self, data: bytes) -> bool:
-        bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
-        if bits.size == 0:
+        if not data:
             return False
-        ones = np.flatnonzero(bits)
-        if ones.size == 0:
-            self._zeros += bits.size
-            self._since_eol += bits.size
-            longest = self._since_eol
-        else:
-            previous = np.concatenate(([-1 - self._zeros], ones[:-1]))
-            eol_ends = ones[ones - previous - 1 >= EOL_ZEROS]
-            if eol_ends.size:
-                first = self._since_eol + int(eol_ends[0]) + 1
-                later = int(np.diff(eol_ends).max()) if eol_ends.size > 1 else 0
-                longest = max(first, later)
-                self._since_eol = bits.size - int(eol_ends[-1]) - 1
-            else:
-                self._since_eol += bits.size
-                longest = self._since_eol
-            self._zeros = bits.size - int(ones[-1]) - 1
+        longest, self._zeros, self._since_eol = _codec().coded_line_bits(
+            data, self._zeros, self._since_eol
+        )
         self.longest_bits = max(self.longest_bits, longest)
         return self.longest_bits > self.limit_bits
