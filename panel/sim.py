@@ -27,6 +27,7 @@ from estudio190f.hw.clock import SECOND, Clock
 from estudio190f.hw.line import PhoneNetwork
 from estudio190f.hw.rtc import FACTORY_TIME
 
+from .allocator import keep_freed_memory
 from .outputs import OutputWriter
 
 BOOT_LIMIT = 120 * SECOND
@@ -160,6 +161,7 @@ class Simulation:
         start_time: datetime = FACTORY_TIME,
         boot: bool = True,
     ) -> None:
+        keep_freed_memory()  # page images freed are reused, not faulted in afresh (allocator.py)
         self.clock = Clock()
         self.seed = seed
         self.out_dir = Path(out_dir) if out_dir is not None else None
