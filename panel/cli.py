@@ -196,6 +196,22 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
         help="the value of `type {secret KEY}` in the scripts (repeatable; else the environment "
         "variable ESTUDIO190F_SECRET_KEY)",
     )
+    replay.add_argument(
+        "--jobs",
+        type=_positive_int,
+        nargs="?",
+        const=0,
+        default=1,
+        metavar="N",
+        help="run the scripts in N processes (no N, or 0: one per CPU); output, JUnit and exit "
+        "status as if run in one",
+    )
+    replay.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only the K-th (from 1) of N disjoint slices of the scripts; auto/N takes K from "
+        "JOB_COMPLETION_INDEX (Kubernetes, from 0) plus one",
+    )
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -344,19 +360,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
         output_folder("--out", args.out)
     if args.junit is not None:
         output_file("--junit", args.junit)
-    secrets = dict(args.secret)
     names = _out_names(args.scripts)
     several = len(args.scripts) > 1
-    results: list[ScriptResult] = []
+    # (path, out) of each script to run here: all of them, or the slice --shard names (a
+    # script's output folder is the same either way).
+    plan: list[tuple[Path, Path | None]] = []
     for path, name in zip(args.scripts, names, strict=True):
         out = None
         if args.out is not None:
             out = args.out / name if several else args.out
-        results.append(
-            replay_one(
-                path, settings, out, args.seed, relay=args.relay == "default", secrets=secrets
-            )  # fmt: skip
-        )
+        plan.append((path, out))
+    if args.shard is not None:
+        from .jobs import Shard
+
+        try:
+            shard = Shard.parse(args.shard)
+        except ValueError as exc:
+            raise UsageError(f"--shard: {exc}") from None
+        plan = [plan[i] for i in shard.select(args.scripts)]
+    results = _replay_plan(args, settings, plan)
     if args.junit is not None:
         try:
             write_junit(args.junit, results)
@@ -369,6 +391,37 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if any(r.status == "failed" for r in results):
         return 1
     return 0
+
+
+def _replay_plan(
+    args: argparse.Namespace, settings: SettingsFile | None, plan: list[tuple[Path, Path | None]]
+) -> list[ScriptResult]:
+    """Run the scripts here, one after another, or with --jobs in that many processes."""
+    from .jobs import Lost, cpu_count, run_in_processes
+
+    jobs = args.jobs or cpu_count()
+    if jobs <= 1 or len(plan) <= 1:
+        return [replay_script(args, settings, path, out) for path, out in plan]
+    results: list[ScriptResult] = []
+    calls = [(args, settings, path, out) for path, out in plan]
+    for (path, _), outcome in zip(plan, run_in_processes(replay_script, calls, jobs), strict=True):
+        if isinstance(outcome, Lost):
+            outcome_result = ScriptResult(path)
+            outcome_result.status, outcome_result.message = "internal", outcome.reason
+            print(f"ERROR {path}: {outcome.reason}", file=sys.stderr)
+            results.append(outcome_result)
+        else:
+            results.append(outcome)
+    return results
+
+
+def replay_script(
+    args: argparse.Namespace, settings: SettingsFile | None, path: Path, out: Path | None
+) -> ScriptResult:
+    """One script as `replay` runs it (the loop here and the --jobs workers both call this)."""
+    return replay_one(
+        path, settings, out, args.seed, relay=args.relay == "default", secrets=dict(args.secret)
+    )
 
 
 def _out_names(paths: list[Path]) -> list[str]:
