@@ -26,7 +26,7 @@ def seconds(value: float) -> int:
     return round(value * SECOND)
 
 
-@dataclass(order=True)
+@dataclass(order=True, slots=True)
 class Timer:
     """A scheduled call. `cancel()` makes it a no-op; the heap drops it lazily."""
 
@@ -50,7 +50,8 @@ class Clock:
 
     def __init__(self) -> None:
         self.now: int = 0
-        self._heap: list[Timer] = []
+        # (when, seq, timer): tuples compare in C, and (when, seq) is the order events run in.
+        self._heap: list[tuple[int, int, Timer]] = []
         self._seq = 0
         self.events_run = 0
         # End-of-instant calls (`call_last`), then calls for when the instant has settled
@@ -67,8 +68,9 @@ class Clock:
         if when < self.now:
             when = self.now
         self._seq += 1
-        timer = Timer(int(when), self._seq, fn, args, label)
-        heapq.heappush(self._heap, timer)
+        when = int(when)
+        timer = Timer(when, self._seq, fn, args, label)
+        heapq.heappush(self._heap, (when, self._seq, timer))
         return timer
 
     def call_later(self, delay: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
@@ -102,32 +104,33 @@ class Clock:
         if self._last or self._settled:
             return self.now
         heap = self._heap
-        while heap and heap[0].cancelled:
+        while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
-        return heap[0].when if heap else None
+        return heap[0][0] if heap else None
 
     @property
     def pending(self) -> int:
-        return sum(1 for t in [*self._heap, *self._last, *self._settled] if not t.cancelled)
+        timers = [entry[2] for entry in self._heap] + self._last + self._settled
+        return sum(1 for t in timers if not t.cancelled)
 
     # -- running ------------------------------------------------------------------------
     def run_one(self, limit: int | None = None) -> bool:
         """Run the next event if it is due at or before `limit` (default: any). True if one ran."""
         heap = self._heap
-        while heap and heap[0].cancelled:
+        while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
-        if (self._last or self._settled) and not (heap and heap[0].when <= self.now):
+        if (self._last or self._settled) and not (heap and heap[0][0] <= self.now):
             # Nothing else is due at this instant: its end-of-instant calls run now, then
             # what waits for the instant to settle.
             timer = self._last.pop(0) if self._last else self._settled.pop(0)
             if not timer.cancelled:
                 self._run(timer)
             return True
-        if not heap or (limit is not None and heap[0].when > limit):
+        if not heap or (limit is not None and heap[0][0] > limit):
             return False
-        timer = heapq.heappop(heap)
-        if timer.when > self.now:
-            self.now = timer.when
+        when, _, timer = heapq.heappop(heap)
+        if when > self.now:
+            self.now = when
         self._run(timer)
         return True
 

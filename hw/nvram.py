@@ -83,6 +83,10 @@ class Nvram:
         # RAM copy of key/value rows read or written (JSON text, or None for "absent"): the
         # settings are read on every key press. Forgotten whole when a transaction rolls back.
         self._kv: dict[tuple[str, str], str | None] = {}
+        # RAM copy of the record listings read, by kind (id, kind, meta JSON; not the data): the
+        # standby screen asks for the memory files every minute. Forgotten whole on any write to
+        # the records and when a transaction rolls back.
+        self._listings: dict[str, list[tuple[int, str, str]]] = {}
         if self.path is None:
             self.db = self._connect(":memory:")
             self._init_schema()
@@ -182,6 +186,7 @@ class Nvram:
         except BaseException:
             self._depth = 0
             self._kv.clear()
+            self._listings.clear()
             self.db.execute("ROLLBACK")
             raise
         self._depth = 0
@@ -219,6 +224,7 @@ class Nvram:
 
     def clear(self, ns: str | None = None) -> None:
         self._kv.clear()
+        self._listings.clear()
         with self.transaction():
             if ns is None:
                 self.db.execute("DELETE FROM kv")
@@ -228,6 +234,7 @@ class Nvram:
 
     # -- records (journal, image memory, mail queue) -------------------------------------
     def add_record(self, kind: str, meta: dict[str, Any], data: bytes | None = None) -> int:
+        self._listings.clear()
         with self.transaction():
             cur = self.db.execute(
                 "INSERT INTO records (kind, meta, data) VALUES (?, ?, ?)",
@@ -236,6 +243,7 @@ class Nvram:
         return int(cur.lastrowid or 0)
 
     def update_record(self, record_id: int, meta: dict[str, Any]) -> None:
+        self._listings.clear()
         with self.transaction():
             self.db.execute(
                 "UPDATE records SET meta=? WHERE id=?",
@@ -243,10 +251,12 @@ class Nvram:
             )
 
     def delete_record(self, record_id: int) -> None:
+        self._listings.clear()
         with self.transaction():
             self.db.execute("DELETE FROM records WHERE id=?", (record_id,))
 
     def delete_records(self, kind: str) -> None:
+        self._listings.clear()
         with self.transaction():
             self.db.execute("DELETE FROM records WHERE kind=?", (kind,))
 
@@ -257,11 +267,17 @@ class Nvram:
         return Record(row[0], row[1], json.loads(row[2]), row[3]) if row else None
 
     def records(self, kind: str, with_data: bool = False) -> list[Record]:
-        column = "data" if with_data else "NULL"
-        rows = self.db.execute(
-            f"SELECT id, kind, meta, {column} FROM records WHERE kind=? ORDER BY id", (kind,)
-        )
-        return [Record(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+        if with_data:
+            rows = self.db.execute(
+                "SELECT id, kind, meta, data FROM records WHERE kind=? ORDER BY id", (kind,)
+            )
+            return [Record(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+        listing = self._listings.get(kind)
+        if listing is None:
+            listing = self._listings[kind] = self.db.execute(
+                "SELECT id, kind, meta FROM records WHERE kind=? ORDER BY id", (kind,)
+            ).fetchall()
+        return [Record(r[0], r[1], json.loads(r[2]), None) for r in listing]
 
     def count(self, kind: str) -> int:
         row = self.db.execute("SELECT COUNT(*) FROM records WHERE kind=?", (kind,)).fetchone()

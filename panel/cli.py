@@ -403,7 +403,9 @@ def _replay_plan(
     if jobs <= 1 or len(plan) <= 1:
         return [replay_script(args, settings, path, out) for path, out in plan]
     results: list[ScriptResult] = []
-    calls = [(args, settings, path, out) for path, out in plan]
+    # Each call carries the options, not the list of every script (pickled once a call).
+    options = argparse.Namespace(**{**vars(args), "scripts": []})
+    calls = [(options, settings, path, out) for path, out in plan]
     for (path, _), outcome in zip(plan, run_in_processes(replay_script, calls, jobs), strict=True):
         if isinstance(outcome, Lost):
             outcome_result = ScriptResult(path)
