@@ -10,6 +10,8 @@ streams come out bit-identical to libtiff's wherever the framing (EOL, fill, RTC
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..page import WIDTHS
@@ -21,6 +23,11 @@ CODINGS = {"mh": 0, "mr": 1, "mmr": 2}
 MH, MR, MMR = 0, 1, 2
 RTC_EOLS = 6  # T.4 4.1.4: six consecutive EOLs end the page
 _ALL_BLACK = np.uint64(0x0101010101010101)
+LITTLE_ENDIAN = sys.byteorder == "little"  # pel x of a word is its lowest byte
+# The lowest set bit of a word, found by a de Bruijn multiplication: bit = TABLE[(b * K) >> 58].
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DEBRUIJN_BIT = np.zeros(64, dtype=np.int64)
+_DEBRUIJN_BIT[[((1 << i) * 0x03F79D71B4CB0A89 % (1 << 64)) >> 58 for i in range(64)]] = range(64)
 
 
 @kernel
@@ -50,19 +57,34 @@ def _put_run(out, pos, colour, run, run_code, run_length):
 @kernel
 def _changes(row, words, width, changes):
     """Positions of the changing elements of one line (colour before the line: white), followed
-    by three sentinels at `width`; returns how many there are. Eight pels at a time where they
-    are all of the current colour, which is most of a fax page."""
+    by three sentinels at `width`; returns how many there are. Eight pels at a time: a word of
+    eight pels (one byte each, 0 or 1) XORed with itself moved one pel on has a 1 where a pel
+    differs from the one before it, and those are found lowest first; where the pels are all of
+    the current colour (most of a fax page) that is one comparison."""
     n = 0
-    black = False
-    for w in range(width >> 3):
-        word = words[w]
-        if (word == 0 and not black) or (word == _ALL_BLACK and black):
-            continue
-        for x in range(w << 3, (w << 3) + 8):
-            if row[x] != black:
-                black = not black
-                changes[n] = x
+    if LITTLE_ENDIAN:
+        before = np.uint64(0)  # the pel before the word (0 white, 1 black) in the lowest byte
+        for w in range(width >> 3):
+            word = words[w]
+            diff = word ^ ((word << np.uint64(8)) | before)
+            while diff != 0:
+                lowest = diff & (~diff + np.uint64(1))
+                changes[n] = (w << 3) + (_DEBRUIJN_BIT[(lowest * _DEBRUIJN) >> np.uint64(58)] >> 3)
                 n += 1
+                diff ^= lowest
+            before = word >> np.uint64(56)
+        black = before != 0
+    else:
+        black = False
+        for w in range(width >> 3):
+            word = words[w]
+            if (word == 0 and not black) or (word == _ALL_BLACK and black):
+                continue
+            for x in range(w << 3, (w << 3) + 8):
+                if row[x] != black:
+                    black = not black
+                    changes[n] = x
+                    n += 1
     for x in range(width & ~7, width):
         if row[x] != black:
             black = not black
