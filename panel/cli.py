@@ -397,23 +397,45 @@ def _replay_plan(
     args: argparse.Namespace, settings: SettingsFile | None, plan: list[tuple[Path, Path | None]]
 ) -> list[ScriptResult]:
     """Run the scripts here, one after another, or with --jobs in that many processes."""
+    if args.jobs == 1 or len(plan) <= 1:
+        return [replay_script(args, settings, path, out) for path, out in plan]
+    import shutil
+    import tempfile
+
     from .jobs import Lost, cpu_count, run_in_processes
 
     jobs = args.jobs or cpu_count()
-    if jobs <= 1 or len(plan) <= 1:
+    if jobs <= 1:
         return [replay_script(args, settings, path, out) for path, out in plan]
     results: list[ScriptResult] = []
-    # Each call carries the options, not the list of every script (pickled once a call).
-    options = argparse.Namespace(**{**vars(args), "scripts": []})
-    calls = [(options, settings, path, out) for path, out in plan]
-    for (path, _), outcome in zip(plan, run_in_processes(replay_script, calls, jobs), strict=True):
-        if isinstance(outcome, Lost):
-            outcome_result = ScriptResult(path)
-            outcome_result.status, outcome_result.message = "internal", outcome.reason
-            print(f"ERROR {path}: {outcome.reason}", file=sys.stderr)
-            results.append(outcome_result)
-        else:
-            results.append(outcome)
+    # Each call carries the options, not the list of every script (pickled once a call). With
+    # --coverage (panel/coverage.py), each call records into a file of its own, merged at the end.
+    coverage: Path | None = getattr(args, "coverage", None)
+    parts = Path(tempfile.mkdtemp(prefix="estudio190f-coverage-")) if coverage else None
+    calls = []
+    for n, (path, out) in enumerate(plan):
+        options = {**vars(args), "scripts": []}
+        if parts is not None:
+            options["coverage"] = parts / f"{n:06d}.json"
+        calls.append((argparse.Namespace(**options), settings, path, out))
+    try:
+        for (path, _), outcome in zip(
+            plan, run_in_processes(replay_script, calls, jobs), strict=True
+        ):
+            if isinstance(outcome, Lost):
+                outcome_result = ScriptResult(path)
+                outcome_result.status, outcome_result.message = "internal", outcome.reason
+                print(f"ERROR {path}: {outcome.reason}", file=sys.stderr)
+                results.append(outcome_result)
+            else:
+                results.append(outcome)
+        if coverage is not None and parts is not None:
+            from .jobs import merge_coverage
+
+            merge_coverage(sorted(parts.glob("*.json")), coverage)
+    finally:
+        if parts is not None:
+            shutil.rmtree(parts, ignore_errors=True)
     return results
 
 
