@@ -20,7 +20,7 @@ Transmission serials (T-nnn of the header) are counted here as well.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 from estudio190f.hw.nvram import Nvram
@@ -89,7 +89,7 @@ class FaxFile:
         return self.label
 
     def to_meta(self) -> dict[str, Any]:
-        meta = asdict(self)
+        meta = _plain(self)
         meta.pop("record")
         return meta
 
@@ -99,6 +99,18 @@ class FaxFile:
         m["destinations"] = [Destination(**d) for d in m.get("destinations", [])]
         m["calls"] = [CallRecord(**c) for c in m.get("calls", [])]
         return cls(record=record, **m)
+
+
+def _plain(value: Any) -> Any:
+    """`dataclasses.asdict` for what a memory file holds (dataclasses, lists, numbers, text),
+    without its deep copy of every number and string: a file is saved at every page."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 class FaxFiles:
