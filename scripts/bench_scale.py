@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -174,19 +175,28 @@ def measure_suite(scripts: int, jobs: int, runs: int) -> None:
         command = [*CLI, "replay", "--relay", "none", *paths]
         subprocess.run([*CLI, "replay", "--relay", "none", paths[0]], stdout=subprocess.DEVNULL,
                        check=True, env=ENV)  # fmt: skip  # warm-up: bytecode, numba caches
-        serial, parallel = [], []
+        walls: dict[int, list[float]] = {1: [], jobs: []}
+        cpus: dict[int, list[float]] = {1: [], jobs: []}
         for _ in range(runs):
-            for target, n in ((serial, 1), (parallel, jobs)):
+            for n in (1, jobs):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
                 subprocess.run([*command, "--jobs", str(n)], stdout=subprocess.DEVNULL,
                                check=True, env=ENV)  # fmt: skip
-                target.append(time.perf_counter() - start)
-    one, many = statistics.median(serial), statistics.median(parallel)
+                walls[n].append(time.perf_counter() - start)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus[n].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    one, many = statistics.median(walls[1]), statistics.median(walls[jobs])
+    cpu_one, cpu_many = statistics.median(cpus[1]), statistics.median(cpus[jobs])
     speedup = one / many
-    print(f"suite: {scripts} short scripts (COPY, expect, wait 1h, lcd?), median of {runs}:")
-    print(f"  replay --jobs 1: {one:.2f} s ({one / scripts * 1000:.1f} ms a script); "
-          f"--jobs {jobs}: {many:.2f} s; speed-up {speedup:.2f}x, "
-          f"{speedup / jobs:.0%} of linear in {jobs} processes ({cpu_count()} CPUs here)")  # fmt: skip
+    print(f"suite: {scripts} short scripts (COPY, expect, wait 1h, lcd?), median of {runs}, "
+          f"load average {os.getloadavg()[0]:.1f} before:")  # fmt: skip
+    print(f"  replay --jobs 1: {one:.2f} s wall ({one / scripts * 1000:.1f} ms a script), "
+          f"{cpu_one:.2f} s CPU; --jobs {jobs}: {many:.2f} s wall, {cpu_many:.2f} s CPU")  # fmt: skip
+    print(f"  speed-up {speedup:.2f}x, {speedup / jobs:.0%} of linear in {jobs} processes "
+          f"({cpu_count()} CPUs here); CPU spent with {jobs} processes: "
+          f"{cpu_many / cpu_one:.2f}x the serial run's, so on {jobs} idle CPUs the speed-up "
+          f"would be {jobs * cpu_one / cpu_many:.2f}x")  # fmt: skip
 
 
 def main() -> int:
