@@ -190,6 +190,7 @@ def run_in_processes(
     todo = list(range(len(calls)))[::-1]  # popped from the end: in order
     finished: dict[int, _Done | Lost] = {}
     workers = [_Worker(context) for _ in range(max(1, min(jobs, len(calls))))]
+    deaths = [0]
     try:
         for worker in workers:
             if todo:
@@ -197,7 +198,7 @@ def run_in_processes(
                 worker.give(index, fn, calls[index])
         for turn in range(len(calls)):
             while turn not in finished:
-                _collect(workers, finished, todo, fn, calls, context)
+                _collect(workers, finished, todo, fn, calls, context, deaths)
             outcome = finished.pop(turn)
             if isinstance(outcome, Lost):
                 yield outcome
@@ -219,9 +220,10 @@ def run_in_processes(
 
 def _collect(
     workers: list[_Worker], finished: dict[int, _Done | Lost], todo: list[int],
-    fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], context: Any,
+    fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], context: Any, deaths: list[int],
 ) -> None:  # fmt: skip
-    """Wait for a busy worker to finish (or die); give it (or its stand-in) the next call."""
+    """Wait for a busy worker to finish (or die); give it (or its stand-in) the next call.
+    `deaths` counts the workers that died since a call last came back."""
     busy = [w for w in workers if w.index is not None]
     ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
     for slot, worker in enumerate(workers):
@@ -237,12 +239,21 @@ def _collect(
         else:
             index, done = worker.index, None
         if done is None:  # the process is gone: its call is lost, a new worker takes its place
+            worker.process.join(5)
             code = worker.process.exitcode
             finished[index] = Lost(f"its worker process died (exit status {code})")
             worker.kill()
+            deaths[0] += 1
+            if deaths[0] >= max(4, 2 * len(workers)):
+                # Worker after worker dies with nothing coming back in between (an interpreter
+                # that cannot start, a call that kills every worker): give up on the rest.
+                for rest in todo:
+                    finished[rest] = Lost(f"worker processes keep dying (exit status {code})")
+                todo.clear()
             worker = workers[slot] = _Worker(context)
         else:
             finished[index] = done
+            deaths[0] = 0
         worker.index = None
         if todo:
             next_index = todo.pop()

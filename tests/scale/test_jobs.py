@@ -179,3 +179,12 @@ def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
     assert "interrupted" in err
     time.sleep(0.5)
     assert not [p for p in workers if Path(f"/proc/{p}").exists()]
+
+
+def test_workers_that_keep_dying_are_given_up_on() -> None:
+    calls = [("import os; os._exit(3)",)] * 30
+    start = time.monotonic()
+    outcomes = list(run_in_processes(exec, calls, 2))
+    assert all(isinstance(o, Lost) for o in outcomes)
+    assert "keep dying" in outcomes[-1].reason  # type: ignore[union-attr]
+    assert time.monotonic() - start < 20  # not thirty workers started one after another
