@@ -427,7 +427,5 @@ def decode(
         if lines < first or first == capacity:
             break
         first = capacity
-    if lines < first:
-        # Shrink in place (realloc) rather than copy: the lines are not touched again.
-        out.resize((lines, width), refcheck=False)
-    return DecodeResult(out, int(lines), int(bad), int(longest), bool(end_seen))
+    pixels = out if lines == first else out[:lines].copy()
+    return DecodeResult(pixels, int(lines), int(bad), int(longest), bool(end_seen))
