@@ -29,7 +29,7 @@ JOB_KIND = "print_job"
 PrintKind = Literal["copy", "fax", "report"]
 PrintState = Literal["scanning", "ready", "held", "cancelling"]
 PrintEventKind = Literal["ready", "sheet", "completed", "cancelled", "held", "discarded"]
-FRESH_PAGES = 8  # pages kept in RAM as submitted, for printing without decoding them back
+FRESH_PAGES = 4  # pages kept in RAM as submitted (16 MiB at fine), printed without decoding
 
 
 @dataclass
