@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from estudio190f.hw.rtc import RtcRange
+
 from .control_panel import Screen
 from .directory import Entry, slots
 from .entry import (
@@ -262,7 +264,10 @@ class DateTimeEditor(Editor):
         when = self.entry.value()
         if when is None:
             return "INVALID DATE"
-        self.s.panel.set_clock(when)
+        try:
+            self.s.panel.set_clock(when)
+        except RtcRange:
+            return "2000-2099 ONLY"
         return None
 
 

@@ -7,6 +7,7 @@ cannot drift apart. Values are stored in NVRAM, namespace "settings", under the 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from estudio190f.hw.listeners import Listeners
 from estudio190f.hw.nvram import Nvram
+from estudio190f.hw.rtc import RtcRange, check_date
 
 NS = "settings"
 Value = str | int  # a setting's value: text, digits, a choice, or a whole number
@@ -41,6 +43,7 @@ class Setting:
     hi: int = 0
     max_len: int = 0
     unit: str = ""
+    required: bool = False  # an empty value is refused
 
     @property
     def secret(self) -> bool:
@@ -68,12 +71,19 @@ class Setting:
             raise ValueError(f"{self.key} must be a string, not {value!r}")
         if self.max_len and len(value) > self.max_len:
             raise ValueError(f"{self.key} is at most {self.max_len} characters")
+        if self.required and not value:
+            raise ValueError(f"{self.key} cannot be empty")
         if self.kind == "digits" and not re.fullmatch(r"[0-9*#]*", value):
             raise ValueError(f"{self.key} takes digits, * and # only, not {value!r}")
         if self.kind == "email" and value and not EMAIL_RE.fullmatch(value):
             raise ValueError(f"{self.key} is not an e-mail address: {value!r}")
-        if self.kind == "host" and value and not HOST_RE.fullmatch(value):
-            raise ValueError(f"{self.key} is not a host name or address: {value!r}")
+        if self.kind == "host" and value:
+            if value.startswith("["):
+                raise ValueError(
+                    f"{self.key}: write an IPv6 address without brackets ({value.strip('[]')})"
+                )
+            if not (HOST_RE.fullmatch(value) or _ipv6(value)):
+                raise ValueError(f"{self.key} is not a host name or address: {value!r}")
         if self.kind in ("text", "secret") and not all(32 <= ord(c) < 127 for c in value):
             raise ValueError(f"{self.key} takes printable ASCII characters only")
         return value
@@ -86,7 +96,14 @@ class Setting:
 
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def _choice(
@@ -102,16 +119,24 @@ def _int(
 
 
 def _str(
-    key: str, kind: str, default: str, label: str, max_len: int, source: str, doc: str
+    key: str,
+    kind: str,
+    default: str,
+    label: str,
+    max_len: int,
+    source: str,
+    doc: str,
+    required: bool = False,
 ) -> Setting:
-    return Setting(key, kind, default, label, source, doc, max_len=max_len)
+    return Setting(key, kind, default, label, source, doc, max_len=max_len, required=required)
 
 
 ON_OFF = ("on", "off")
 
 SETTINGS: tuple[Setting, ...] = (
     _str("machine.number", "digits", "5551234", "FAX NUMBER", 20,
-         "DESIGN.md 3.4 example", "This machine's number on the virtual line; also the header and TSI/CSI number."),
+         "DESIGN.md 3.4 example", "This machine's number on the virtual line; also the header and TSI/CSI number.",
+         required=True),
     _str("machine.station_name", "text", "TOSHIBA", "STATION NAME", 20,
          SISTER + " (header example)", "Name printed in the transmit header and sent as the station name."),
     _choice("receive.mode", "auto", "RECEIVE MODE", ("fax", "tel", "auto"), DESIGN,
@@ -150,7 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
             "SMTP AUTH mechanism. Only this one is used; there is no fallback."),
     _str("smtp.user", "text", "", "USER NAME", 63, CHOICE, "SMTP AUTH user name."),
     _str("smtp.password", "secret", "", "PASSWORD", 63, CHOICE, "SMTP AUTH password; never shown, logged or printed."),
-    _str("smtp.from", "email", "fax@example.com", "FROM ADDRESS", 63, "DESIGN.md 3.4 example", "Envelope and header sender."),
+    _str("smtp.from", "email", "fax@example.com", "FROM ADDRESS", 63, "DESIGN.md 3.4 example", "Envelope and header sender.",
+         required=True),
     _choice("smtp.format", "tiff", "FILE FORMAT", ("tiff", "pdf"), DESIGN, "Attachment: TIFF Class F (profile S) or PDF."),
     _int("smtp.max_size_kb", 10240, "MAX MAIL SIZE", 64, 102400, DESIGN,
          "Largest message before the pages are split over several messages, in KiB.", "KiB"),
@@ -191,10 +217,20 @@ class Settings:
     def __init__(self, nvram: Nvram) -> None:
         self.nvram = nvram
         self.listeners: Listeners[[str, Value | None]] = Listeners()
+        self.damaged: set[str] = set()  # keys whose stored value could not be taken
 
     def get(self, key: str) -> Value:
+        """The stored value; one NVRAM holds that this version cannot take (a wrong type, a choice
+        it does not know) reads as the factory default, and `damaged` notes the key."""
         setting = BY_KEY[key]
-        value: Value = self.nvram.get(NS, key, setting.default)
+        stored = self.nvram.get(NS, key, setting.default)
+        if stored is setting.default:
+            return setting.default
+        try:
+            value: Value = setting.check(stored)
+        except ValueError:
+            self.damaged.add(key)
+            return setting.default
         return value
 
     def text(self, key: str) -> str:
@@ -218,8 +254,7 @@ class Settings:
         return checked
 
     def all(self) -> dict[str, Value]:
-        stored = self.nvram.items(NS)
-        return {s.key: stored.get(s.key, s.default) for s in SETTINGS}
+        return {s.key: self.get(s.key) for s in SETTINGS}
 
     def factory_reset(self) -> None:
         self.nvram.clear(NS)
@@ -334,7 +369,14 @@ def load_settings_file(path: Path) -> SettingsFile:
                     name, where(table), f"[[{table}]] must be an array of tables"
                 )
             for i, item in enumerate(body):
-                result.entries.append(_entry(name, table, i, item, where))
+                entry = _entry(name, table, i, item, where)
+                if any(e.kind == entry.kind and e.slot == entry.slot for e in result.entries):
+                    raise SettingsFileError(
+                        name,
+                        where(table, "slot", i),
+                        f"[[{table}]] slot {entry.slot} is given twice",
+                    )
+                result.entries.append(entry)
             continue
         if table not in tables:
             raise SettingsFileError(name, where(table), f"unknown table [{table}]")
@@ -382,14 +424,21 @@ def _peers(name: str, value: Any, where: Callable[..., int]) -> dict[str, Peer]:
 
 
 def _parse_clock(name: str, line: int, value: Any) -> datetime:
+    when: datetime | None = None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, str):
+        when = value.replace(tzinfo=None)
+    elif isinstance(value, str):
         for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"):
             try:
-                return datetime.strptime(value, fmt)
+                when = datetime.strptime(value, fmt)
+                break
             except ValueError:
                 pass
+    if when is not None:
+        try:
+            return check_date(when)
+        except RtcRange as exc:
+            raise SettingsFileError(name, line, f"machine.clock: {exc}") from None
     raise SettingsFileError(
         name, line, f"machine.clock must be a date and time like 2026-11-28 09:00, not {value!r}"
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .listeners import Listeners
 from .outside import OutsideWorld
 
 US = 1
@@ -36,6 +37,7 @@ class Timer:
     args: tuple[Any, ...] = field(compare=False, default=())
     label: str = field(compare=False, default="")
     cancelled: bool = field(compare=False, default=False)
+    owner: object = field(compare=False, default=None)  # the timer group that asked for it
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -61,6 +63,9 @@ class Clock:
         self.after_event: list[Callable[[], None]] = []
         # Sockets of the machines' edges and what they ask of time (served by the driver).
         self.outside = OutsideWorld()
+        # An exception escaping an event: with a listener it is contained (the listener says
+        # what the machine does about it) and the clock runs on; with none it propagates.
+        self.faults: Listeners[[Timer, Exception]] = Listeners()
 
     # -- scheduling ---------------------------------------------------------------------
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
@@ -134,7 +139,12 @@ class Clock:
     def _run(self, timer: Timer) -> None:
         timer.cancelled = True
         self.events_run += 1
-        timer.fn(*timer.args)
+        try:
+            timer.fn(*timer.args)
+        except Exception as exc:
+            if not self.faults:
+                raise
+            self.faults(timer, exc)
         for hook in self.after_event:
             hook()
 
@@ -173,23 +183,20 @@ class TimerGroup:
         self._timers: list[Timer] = []
 
     def call_later(self, delay: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
-        self._prune()
-        timer = self.clock.call_later(delay, fn, *args, label=label)
-        self._timers.append(timer)
-        return timer
+        return self._keep(self.clock.call_later(delay, fn, *args, label=label))
 
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
-        self._prune()
-        timer = self.clock.call_at(when, fn, *args, label=label)
-        self._timers.append(timer)
-        return timer
+        return self._keep(self.clock.call_at(when, fn, *args, label=label))
 
     def call_soon(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
         return self.call_at(self.clock.now, fn, *args, label=label)
 
     def call_last(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        return self._keep(self.clock.call_last(fn, *args, label=label))
+
+    def _keep(self, timer: Timer) -> Timer:
         self._prune()
-        timer = self.clock.call_last(fn, *args, label=label)
+        timer.owner = self
         self._timers.append(timer)
         return timer
 

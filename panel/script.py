@@ -31,6 +31,7 @@ from estudio190f.firmware.t30.habits import habits as far_end_habits
 from estudio190f.hw.faults import FAULT_NAMES, FaultNotAvailable
 from estudio190f.hw.operator_panel import LED_NAMES, LED_STATES
 from estudio190f.hw.printer import PaperLimit
+from estudio190f.hw.rtc import RtcRange, check_date
 from estudio190f.hw.scanner import FeederFull
 
 from .sim import BOOT_LIMIT, Machine, Simulation
@@ -311,11 +312,15 @@ def _clock(ctx: StepContext, step: Step, m: Machine) -> list[str]:
 
 def _parse_clock(rest: str, line: int) -> datetime:
     try:
-        return datetime.strptime(" ".join(rest.split()), "%Y-%m-%d %H:%M")
+        when = datetime.strptime(" ".join(rest.split()), "%Y-%m-%d %H:%M")
     except ValueError:
         raise ScriptError(
             f"clock needs a date and time like 2026-11-28 09:00, got {rest[:40]!r}", line
         ) from None
+    try:
+        return check_date(when)
+    except RtcRange as exc:
+        raise ScriptError(f"clock: {exc}", line) from None
 
 
 def _parse_adf(rest: str, line: int) -> Args:

@@ -23,7 +23,7 @@ from estudio190f.firmware.settings import (
     load_settings_file,
 )
 from estudio190f.hw.board import Board
-from estudio190f.hw.clock import SECOND, Clock
+from estudio190f.hw.clock import SECOND, Clock, Timer
 from estudio190f.hw.line import PhoneNetwork
 from estudio190f.hw.rtc import FACTORY_TIME
 
@@ -47,6 +47,10 @@ class Machine:
         self.name = name
         self.board = Board(sim.clock, name if name != "main" else "", state_dir, sim.seed)
         self._apply_settings(Settings(self.board.nvram), settings_file, number)
+        # The battery-backed clock runs while the machine is off: it reads the simulation's
+        # time from the start, so what the machine journals while it boots has the right time.
+        main = sim.machines.get("main")
+        self.board.rtc.set(self.start_clock or (main.board.rtc.now() if main else sim.start_time))
         sim.network.attach(self.board, self.number)
         self.firmware = Firmware(self.board)
         self.firmware.settings.listeners.add(self._setting_changed)
@@ -161,6 +165,7 @@ class Simulation:
         boot: bool = True,
     ) -> None:
         self.clock = Clock()
+        self.clock.faults.add(self._event_fault)
         self.seed = seed
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -258,6 +263,17 @@ class Simulation:
                 ("smtp.password", DEFAULT_USER[1]),
             ):  # fmt: skip
                 settings.set(key, value)
+
+    def _event_fault(self, timer: Timer, error: Exception) -> None:
+        """An exception in a clock event: the machine whose event it was deals with it (the main
+        machine for an event of the line or the world around the machines)."""
+        owner = next(
+            (m for m in self.machines.values() if timer.owner is m.board.timers),
+            self.machines.get("main"),
+        )
+        if owner is None:
+            raise error
+        owner.firmware.internal_fault(timer.label or getattr(timer.fn, "__qualname__", "?"), error)
 
     def machine(self, name: str | None) -> Machine:
         if name is None or name == "main":
