@@ -315,6 +315,8 @@ class ControlPanel:
         self._overlay: tuple[str, str] | None = None
         self._overlay_timer: Timer | None = None
         self._panel_timer: Timer | None = None
+        self._panel_since = 0
+        self._panel_armed = False
         self._minute_timer: Timer | None = None
         self._refresh: Timer | None = None
         # Every key pressed (service key test, recorders); arriving in standby (a unit that
@@ -560,6 +562,7 @@ class ControlPanel:
             self.job = None
         self._overlay = None
         self._overlay_timer = self._panel_timer = self._minute_timer = self._refresh = None
+        self._panel_armed = False
         self.message.timer = None
         self.message.then = None
         self.trigger("power_lost")
@@ -616,22 +619,33 @@ class ControlPanel:
             self._cancel_overlay()
         self.screen.key(key)
 
+    # The panel timeout counts from the last key on a screen that takes it. A key only notes the
+    # time; the one timer, when it comes, looks whether a key came since (then it waits on).
     def _restart_panel_timer(self) -> None:
-        self._cancel_panel_timer()
-        if not self.screen.takes_timeout:
-            return
+        self._panel_since = self.clock.now
+        self._panel_armed = self.screen.takes_timeout
+        if self._panel_armed and self._panel_timer is None:
+            self._arm_panel_timer(self._panel_since)
+
+    def _arm_panel_timer(self, since: int) -> None:
         seconds = self.settings.number("panel.timeout")
         if seconds > 0:
-            self._panel_timer = self.timers.call_later(
-                seconds * SECOND, self._panel_timeout, label="panel-timeout"
+            self._panel_timer = self.timers.call_at(
+                since + seconds * SECOND, self._panel_timeout, label="panel-timeout"
             )
 
     def _cancel_panel_timer(self) -> None:
-        if self._panel_timer is not None:
-            self._panel_timer.cancel()
-            self._panel_timer = None
+        self._panel_armed = False
 
     def _panel_timeout(self) -> None:
         self._panel_timer = None
+        if not self._panel_armed:
+            return
+        seconds = self.settings.number("panel.timeout")
+        if seconds <= 0:
+            return
+        if self.clock.now < self._panel_since + seconds * SECOND:
+            return self._arm_panel_timer(self._panel_since)  # a key came since
+        self._panel_armed = False
         self.log.emit("firmware", "panel_timeout", state=self.state)
         self.go_home()
