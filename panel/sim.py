@@ -26,6 +26,7 @@ from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
 from estudio190f.hw.line import PhoneNetwork
 from estudio190f.hw.rtc import FACTORY_TIME
+from estudio190f.hw.second_line import SecondLine
 
 from .outputs import OutputWriter
 
@@ -48,6 +49,8 @@ class Machine:
         self.board = Board(sim.clock, name if name != "main" else "", state_dir, sim.seed)
         self._apply_settings(Settings(self.board.nvram), settings_file, number)
         sim.network.attach(self.board, self.number)
+        self.second_line = SecondLine(self.board, sim.network)
+        self._fit_second_line(at_start=True)
         self.firmware = Firmware(self.board)
         self.firmware.settings.listeners.add(self._setting_changed)
         self.outputs = OutputWriter(out_dir, self.board) if out_dir else None
@@ -78,10 +81,30 @@ class Machine:
         if number is not None:
             settings.set("machine.number", number)
 
+    def _fit_second_line(self, at_start: bool = False) -> None:
+        """The 2nd G3 option board is in the machine when `options.second_line` says so, at
+        `machine.number2` on the line. At start a number taken on the network is an error; from
+        the panel it is refused (logged) and the board stays as it was."""
+        nvram = self.board.nvram
+        wanted = nvram.get("settings", "options.second_line", BY_KEY["options.second_line"].default)
+        number = str(nvram.get("settings", "machine.number2", BY_KEY["machine.number2"].default))
+        if wanted != "on":
+            self.second_line.remove()
+            return
+        try:
+            self.second_line.fit(number)
+        except ValueError as exc:
+            if at_start:
+                raise ValueError(f"[machine] number2 = {number}: {exc}") from None
+            self.board.log.emit("line", "renumber_refused", number=number, reason=str(exc))
+
     def _setting_changed(self, key: str, value: Value | None) -> None:
-        """The line follows the machine's number (FUNCTION 2 1, or a factory reset)."""
+        """The line follows the machine's number (FUNCTION 2 1, or a factory reset); the 2nd G3
+        board follows its option setting and number."""
         line = self.board.line
         network = self.sim.network
+        if key in ("options.second_line", "machine.number2", "*"):
+            self._fit_second_line()
         if key not in ("machine.number", "*") or line is None:
             return
         number = self.number
