@@ -335,6 +335,8 @@ class FaxService:
             if scan.direct and tx is not None:
                 tx.cancel()
             return
+        if fg is not None and fg.port == 0:
+            return  # the scan is stopping already
         ports = [port for port in self.ports if fg is not None and fg.port == port.number]
         for port in ports or list(self.ports):
             if port.current is not None:
@@ -526,8 +528,8 @@ class FaxService:
             # calls looks again by itself).
             wakes.append(now + LINE_RETRY)
         for port in self.ports:
-            if port not in free and port.free:
-                self._claim(port)  # a port that may not send (any more)
+            if port not in free and not port.busy and (port.free or not port.fitted):
+                self._claim(port)  # a port that may not send (any more), or is gone
         if wakes:
             self._wake = self.board.timers.call_at(min(wakes), self._next, label="fax next")
         self.panel.refresh()
@@ -536,7 +538,9 @@ class FaxService:
         """Call `dest` of `outbox` on `port`, shown on the port's job: the one of its last call,
         else the operator's scan job (it goes on as this call), else one of the machine's."""
         job = port.job if port.job is not None and port.job.active else None
-        if job is None and self.view is not None and self.view.active:
+        scan = self.scanning
+        reading = scan is not None and scan.view is self.view and scan.outbox is not outbox
+        if job is None and self.view is not None and self.view.active and not reading:
             job, self.view = self.view, None
             self.display.move(job, port.number)
         if job is None:
