@@ -9,8 +9,8 @@ reception; a poll; a call ringing in TEL mode). `FaxDisplay` holds the one panel
 - Reading the feeder: that job has the whole LCD while it reads (the operator is feeding it and
   may have to answer MEMORY FULL); calls running meanwhile are in `state?` and show again after.
 - Two calls (the 2nd G3 option: one on each port): each port has a line of 20 characters, port 1
-  on line 1 and port 2 on line 2: `1:` or `2:`, then the first line of the job and as much of its
-  second as fits (`1:SENDING P.001/003`, `2:RECEIVING P.002`, `2:DIALING 5559876`). A call that
+  on line 1 and port 2 on line 2: `1:` or `2:`, then the first line of the job and its second if
+  that fits whole (`1:SENDING P.001/003`, `2:RECEIVING P.002`, `2:DIALING 5559876`). A call that
   ends while the other runs shows its last words on its line for 2 s (`1:COMPLETED 2 PAGES`), then
   the other has the whole LCD again. The last job to end shows its end as a notice (`COMPLETED`
   for 2 s) and then standby, as with one line: READY shows only when no fax job runs.
@@ -77,13 +77,13 @@ class FaxJob:
 
 
 def compact(job: FaxJob) -> str:
-    """A port's job on one line: `1:` then its first line and as much of its second as fits."""
+    """A port's job on one line: `1:` then its first line, and its second if it fits whole
+    (`2:DIALING 5559876`, `1:COMM. ERROR 404`, `1:COMPLETED 2 PAGES`)."""
     line1, line2 = job.lines
     text = f"{job.port}:{line1.strip()}"
-    for word in line2.removeprefix("CODE ").split():
-        if len(text) + 1 + len(word) > 20:
-            break
-        text += f" {word}"
+    more = line2.removeprefix("CODE ").strip()
+    if more and len(text) + 1 + len(more) <= 20:
+        text += f" {more}"
     return text[:20]
 
 
