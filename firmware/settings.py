@@ -383,6 +383,15 @@ def load_settings_file(path: Path) -> SettingsFile:
                 result.values[dotted] = setting.check(value)
             except ValueError as exc:
                 raise SettingsFileError(name, where(table, key), str(exc)) from None
+    values = result.values
+    if "machine.number2" in values or values.get("options.second_line") == "on":
+        number = values.get("machine.number", BY_KEY["machine.number"].default)
+        number2 = values.get("machine.number2", BY_KEY["machine.number2"].default)
+        if number == number2:
+            line = where("machine", "number2") if "machine.number2" in values else where("options")
+            raise SettingsFileError(
+                name, line, f"machine.number2 must differ from machine.number ({number})"
+            )
     return result
 
 

@@ -50,7 +50,7 @@ class Machine:
         self._apply_settings(Settings(self.board.nvram), settings_file, number)
         sim.network.attach(self.board, self.number)
         self.second_line = SecondLine(self.board, sim.network)
-        self._fit_second_line(at_start=True)
+        self._fit_second_line()
         self.firmware = Firmware(self.board)
         self.firmware.settings.listeners.add(self._setting_changed)
         self.outputs = OutputWriter(out_dir, self.board) if out_dir else None
@@ -81,10 +81,10 @@ class Machine:
         if number is not None:
             settings.set("machine.number", number)
 
-    def _fit_second_line(self, at_start: bool = False) -> None:
+    def _fit_second_line(self) -> None:
         """The 2nd G3 option board is in the machine when `options.second_line` says so, at
-        `machine.number2` on the line. At start a number taken on the network is an error; from
-        the panel it is refused (logged) and the board stays as it was."""
+        `machine.number2` on the line. A number taken on the network is refused (logged: the
+        settings file refuses its own clash at start) and the board stays as it was."""
         nvram = self.board.nvram
         wanted = nvram.get("settings", "options.second_line", BY_KEY["options.second_line"].default)
         number = str(nvram.get("settings", "machine.number2", BY_KEY["machine.number2"].default))
@@ -94,8 +94,6 @@ class Machine:
         try:
             self.second_line.fit(number)
         except ValueError as exc:
-            if at_start:
-                raise ValueError(f"[machine] number2 = {number}: {exc}") from None
             self.board.log.emit("line", "renumber_refused", number=number, reason=str(exc))
 
     def _setting_changed(self, key: str, value: Value | None) -> None:

@@ -53,11 +53,6 @@ class FaxJob:
     def active(self) -> bool:
         return self.state == "live"
 
-    @property
-    def shown(self) -> bool:
-        """Whether the LCD shows this job now (the operator is not busy elsewhere)."""
-        return self.active and self.display.showing()
-
     # -- JobView --------------------------------------------------------------------------------
     def show(self, line1: str, line2: str = "") -> None:
         self.lines = (line1[:20], line2[:20])

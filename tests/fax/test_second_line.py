@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from estudio190f.firmware import reports
+from estudio190f.firmware.settings import SettingsFileError, load_settings_file
 
 from .conftest import MAIN, Station, bars, blank_page, same
 
@@ -109,6 +110,15 @@ def test_service_mode_option_setting_fits_and_removes_the_board(fax, tmp_path):
     # Taken out: the number is gone from the line.
     fax.press("FUNCTION", "#", "9", "9", "9", "9", "7", "2", "SET")
     assert fax.board.line2 is None and MAIN2 not in fax.sim.network.lines
+
+
+def test_a_settings_file_giving_port_2_the_number_of_port_1_is_refused(tmp_path):
+    config = tmp_path / "clash.toml"
+    config.write_text('[machine]\nnumber = "5550100"\nnumber2 = "5550100"\n')
+    with pytest.raises(SettingsFileError) as refused:
+        load_settings_file(config)
+    assert refused.value.line == 3
+    assert "machine.number2 must differ from machine.number" in refused.value.reason
 
 
 def test_number2_follows_the_menu_and_a_taken_number_is_refused(machine):
