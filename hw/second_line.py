@@ -30,7 +30,8 @@ class _Slot:
     nobody reads (the board's own registry drives both lines, see `SecondLine`)."""
 
     def __init__(self, board: Board) -> None:
-        self.random = random.Random(f"{board.name}/2nd G3")
+        # Seeded from the board's generator as it stands (which follows --seed), drawing nothing.
+        self.random = random.Random(f"{board.name}/2nd G3/{board.random.getstate()[1][:4]}")
         self.log: EventLog = board.log
         self.faults = FaultRegistry(board.log)
         self.power: PowerSupply = board.power
