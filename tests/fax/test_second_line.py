@@ -263,8 +263,31 @@ def test_a_reception_that_goes_on_shows_again_after_the_other_call(machine, tmp_
     machine.step('until lcd "FAX READY" within 3m')
     (rx_end,) = [float(e["t"]) for e in machine.events("fax", "result")
                  if e["direction"] == "receive"]  # fmt: skip
-    ready = [float(e["t"]) for e in machine.events("panel", "lcd") if "FAX READY" in e["lines"][1]]
-    assert not [t for t in ready if 30 < t < rx_end]
+    lcd = [(float(e["t"]), e["lines"]) for e in machine.events("panel", "lcd")]
+    began = min(t for t, lines in lcd if "SENDING" in lines[0])
+    assert not [t for t, lines in lcd if began < t < rx_end and "READY" in lines[1]]
+    assert [t for t, lines in lcd if t > rx_end and "FAX READY" in lines[1]]
+
+
+def test_a_reception_that_came_while_the_operator_was_busy_shows_at_standby(machine, tmp_path):
+    a = device(machine, "a", A)
+    load(a, tmp_path, "a", 6)
+    machine.press("FUNCTION", "3")  # the operator is in the menu as the call comes in
+    dial(a, MAIN2)
+    machine.step("until led LINE on within 1m")
+    machine.step('expect state "menu"')  # the reception does not take the LCD from the operator
+    machine.press("STOP", "STOP")
+    machine.step('expect lcd "RECEIVING"')  # back at standby: the job shows, not READY
+    machine.step('expect state "job.fax_receive"')
+    machine.press(*B)  # a fax number over the reception: number entry
+    machine.step('expect state "dial.number"')
+    machine.press("STOP")  # abandoned: the reception shows again
+    machine.step('expect lcd "RECEIVING"')
+    journalled(a)
+    (answered,) = [float(e["t"]) for e in machine.events("fax", "answer")]
+    (ended,) = [float(e["t"]) for e in machine.events("fax", "result")]
+    lcd = [(float(e["t"]), e["lines"]) for e in machine.events("panel", "lcd")]
+    assert not [t for t, lines in lcd if answered < t < ended and "READY" in lines[1]]
 
 
 # -- broadcast and the port setting ----------------------------------------------------------------
