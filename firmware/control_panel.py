@@ -84,11 +84,16 @@ TRANSITIONS: list[Transition] = [
         for m in MODES
     ),
     *(Transition(trigger=f"select_{m}", source="standby", dest=f"standby.{m}") for m in MODES),
-    {"trigger": "start_dial", "source": ["standby.fax", "dial", "message"], "dest": "dial.number"},
+    # A reception the machine started gives way to the operator's fax number (`step_aside`).
+    {
+        "trigger": "start_dial",
+        "source": ["standby.fax", "dial", "message", "job.fax_receive"],
+        "dest": "dial.number",
+    },
     {"trigger": "send_options", "source": ["dial", "message"], "dest": "dial.options"},
     {
         "trigger": "start_speed_dial",
-        "source": ["standby", "dial", "address"],
+        "source": ["standby", "dial", "address", "job.fax_receive"],
         "dest": "dial.speed_dial",
     },
     {"trigger": "start_copies", "source": ["standby.copy", "message"], "dest": "copies"},
@@ -194,6 +199,9 @@ class JobHandle:
         self.owner = owner
         self.lines: tuple[str, str] = ("", "")
         self.substate = ""
+        # Other jobs running beside this one (the 2nd G3 option's second call), as `state?`
+        # shows them after ` + `.
+        self.beside = ""
         self.active = shown
 
     @property
@@ -383,10 +391,13 @@ class ControlPanel:
         return self.in_standby or self.state in ("message", "job.print")
 
     def state_path(self) -> str:
-        """The state, with a running job's own state after a `/` (`job.fax_send/t30.phase_c`)."""
-        if self.job is not None and self.state.startswith("job") and self.job.substate:
-            return f"{self.state}/{self.job.substate}"
-        return self.state
+        """The state, with a running job's own state after a `/` (`job.fax_send/t30.phase_c`),
+        and the jobs running beside it after ` + `."""
+        job = self.job
+        if job is None or not self.state.startswith("job"):
+            return self.state
+        path = f"{self.state}/{job.substate}" if job.substate else self.state
+        return f"{path} + {job.beside}" if job.beside else path
 
     def entry_mode(self) -> EntryMode | None:
         if not self.running:
@@ -488,6 +499,17 @@ class ControlPanel:
         self._cancel_panel_timer()
         self.refresh()
         return handle
+
+    def step_aside(self, key: str) -> None:
+        """The job on the LCD is one the machine started (a reception): the operator's `key`
+        counts as it would in standby (a fax number, a one-touch or speed-dial key) and the job
+        runs on unseen; its owner shows it again when the panel comes back to standby."""
+        job = self.job
+        if job is not None:
+            job.active = False
+            self.job = None
+        self._screens["standby"].key(key)
+        self.refresh()
 
     # -- mode, scan options for the next job ----------------------------------------------------
     def set_mode(self, mode: Mode) -> None:

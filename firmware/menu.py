@@ -72,7 +72,7 @@ def S(key: str, label: str | None = None) -> Item:
 
 MENU = Item("FUNCTION", children=(
     Item("DATE & TIME", action="datetime"),
-    Item("STATION ID", children=(S("machine.number"), S("machine.station_name"))),
+    Item("STATION ID", children=(S("machine.number"), S("machine.station_name"), S("machine.number2"))),
     Item("RECEIVE", children=(S("receive.mode"), S("receive.rings"), S("paper.long_page"))),
     Item("DIRECTORY", children=(
         Item("ONE-TOUCH", action="one_touch"),
@@ -85,6 +85,7 @@ MENU = Item("FUNCTION", children=(
         Item("POLLING DOCUMENT", action="polling_document"),
         S("polling.password"), S("polling.keep"),
         Item("CANCEL MEMORY TX", action="cancel_files"),
+        S("transmit.port"),
     )),
     Item("E-MAIL", children=(
         S("smtp.host"), S("smtp.port"), S("smtp.security"), S("smtp.auth"), S("smtp.user"),
@@ -110,6 +111,9 @@ MENU = Item("FUNCTION", children=(
     Item("MAINTENANCE", children=(
         Item("FIRMWARE VERSION", action="version"),
         Item("FACTORY RESET", action="factory_reset"),
+        Item("OPTIONS", children=(
+            S("options.second_line"), S("options.g3_version"), S("options.g3_model"),
+        )),
     )),
 ))  # fmt: skip
 
@@ -419,7 +423,7 @@ class VersionViewer(Editor):
 
     def __init__(self, s: Services) -> None:
         super().__init__(s)
-        self.pages = lcd_pages()
+        self.pages = lcd_pages(s.settings)
         self.page = 0
 
     def lines(self) -> tuple[str, str]:

@@ -139,6 +139,9 @@ SETTINGS: tuple[Setting, ...] = (
          required=True),
     _str("machine.station_name", "text", "TOSHIBA", "STATION NAME", 20,
          SISTER + " (header example)", "Name printed in the transmit header and sent as the station name."),
+    _str("machine.number2", "digits", "5551235", "LINE 2 NUMBER", 20, CHOICE + " (the number after machine.number's)",
+         "The 2nd G3 option's number on the virtual line (and in a T.38 or IAX2 dial plan); its calls use this machine's "
+         "TSI/CSI and header like port 1's. Used only while `options.second_line` is on."),
     _choice("receive.mode", "auto", "RECEIVE MODE", ("fax", "tel", "auto"), DESIGN,
             "AUTO: answer after the ring count, receive a fax (CNG) or ring on for a voice call. "
             "FAX: answer every call as a fax. TEL: ring until the operator presses START."),
@@ -153,6 +156,10 @@ SETTINGS: tuple[Setting, ...] = (
             "MEMORY: scan every page to memory first (file number F-nnn). DIRECT: send while scanning."),
     _choice("transmit.report", "error", "TX REPORT", ("always", "error", "off"), DESIGN,
             "When a transmission report is printed after a send."),
+    _choice("transmit.port", "auto", "TX PORT", ("auto", "1", "2"), CHOICE,
+            "With the 2nd G3 option: AUTO sends on the first free port (port 1 first; a broadcast uses both), 1 or 2 "
+            "only on that port. Receiving, polling and TEL mode work on both ports whatever this says. Without the "
+            "option every call uses port 1."),
     _int("transmit.redial_tries", 3, "REDIAL TRIES", 0, 9, DESIGN, "Redials after busy or no answer."),
     _int("transmit.redial_interval", 2, "REDIAL INTERVAL", 1, 9, DESIGN, "Minutes between redials.", "min"),
     _choice("modem.top_speed", "14400", "MODEM SPEED", ("14400", "12000", "9600", "7200", "4800", "2400"), DESIGN,
@@ -199,11 +206,20 @@ SETTINGS: tuple[Setting, ...] = (
          "Seconds without a key before a menu or an entry returns to standby (0: never).", "s"),
     _str("polling.password", "secret", "", "POLLING PASSWORD", 20, CHOICE + " (T.30 PWD, up to 20 characters)",
          "Sent as PWD when this machine polls; when set, a machine polling this one must send it. Never shown."),
+    _choice("options.second_line", "off", "2ND G3 LINE", ON_OFF, MANUAL + " p.78 (label table: 2nd G3 board); off as shipped",
+            "The 2nd G3 option board: a second G3 fax port on its own line (`machine.number2`). ON fits it: the machine "
+            "receives on one port while it sends on the other, and a broadcast uses both. Also in service mode (7). "
+            "A factory reset leaves the options as they are (the board is still in the machine)."),
+    _str("options.g3_version", "text", "V10001", "2ND G3 VERSION", 8, MANUAL + " p.78 (label table: Vxxxxx, digits not given)",
+         "The 2nd G3 board's firmware version, as the version screen and the function list show it."),
+    _str("options.g3_model", "text", "YC", "2ND G3 MODEL", 4, MANUAL + " p.78 (label table: Model Number YC)",
+         "The 2nd G3 board's model number, as the version screen and the function list show it."),
     _choice("polling.keep", "delete", "POLLED DOCUMENT", ("delete", "keep"), CHOICE,
             "After the polling document has been sent: DELETE it, or KEEP it for further polls."),
 )  # fmt: skip
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+KEPT_PREFIX = "options."  # settings a factory reset leaves alone: the option boards fitted
 
 # Directory sizes (not found in the sources; project choice, documented in docs/settings.md).
 ONE_TOUCH_SLOTS = 12
@@ -257,7 +273,13 @@ class Settings:
         return {s.key: self.get(s.key) for s in SETTINGS}
 
     def factory_reset(self) -> None:
-        self.nvram.clear(NS)
+        """Every setting back to its default, except the options fitted (`options.*`): the
+        boards are still in the machine."""
+        kept = {k: v for k, v in self.nvram.items(NS).items() if k.startswith(KEPT_PREFIX)}
+        with self.nvram.transaction():
+            self.nvram.clear(NS)
+            for key, value in kept.items():
+                self.nvram.set(NS, key, value)
         self.listeners("*", None)
 
 
@@ -403,6 +425,15 @@ def load_settings_file(path: Path) -> SettingsFile:
                 result.values[dotted] = setting.check(value)
             except ValueError as exc:
                 raise SettingsFileError(name, where(table, key), str(exc)) from None
+    values = result.values
+    if "machine.number2" in values or values.get("options.second_line") == "on":
+        number = values.get("machine.number", BY_KEY["machine.number"].default)
+        number2 = values.get("machine.number2", BY_KEY["machine.number2"].default)
+        if number == number2:
+            line = where("machine", "number2") if "machine.number2" in values else where("options")
+            raise SettingsFileError(
+                name, line, f"machine.number2 must differ from machine.number ({number})"
+            )
     return result
 
 

@@ -26,6 +26,7 @@ from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock, Timer
 from estudio190f.hw.line import PhoneNetwork
 from estudio190f.hw.rtc import FACTORY_TIME
+from estudio190f.hw.second_line import SecondLine
 
 from .outputs import OutputWriter
 
@@ -52,6 +53,8 @@ class Machine:
         main = sim.machines.get("main")
         self.board.rtc.set(self.start_clock or (main.board.rtc.now() if main else sim.start_time))
         sim.network.attach(self.board, self.number)
+        self.second_line = SecondLine(self.board, sim.network)
+        self._fit_second_line()
         self.firmware = Firmware(self.board)
         self.firmware.settings.listeners.add(self._setting_changed)
         self.outputs = OutputWriter(out_dir, self.board) if out_dir else None
@@ -82,10 +85,28 @@ class Machine:
         if number is not None:
             settings.set("machine.number", number)
 
+    def _fit_second_line(self) -> None:
+        """The 2nd G3 option board is in the machine when `options.second_line` says so, at
+        `machine.number2` on the line. A number taken on the network is refused (logged: the
+        settings file refuses its own clash at start) and the board stays as it was."""
+        nvram = self.board.nvram
+        wanted = nvram.get("settings", "options.second_line", BY_KEY["options.second_line"].default)
+        number = str(nvram.get("settings", "machine.number2", BY_KEY["machine.number2"].default))
+        if wanted != "on":
+            self.second_line.remove()
+            return
+        try:
+            self.second_line.fit(number)
+        except ValueError as exc:
+            self.board.log.emit("line", "renumber_refused", number=number, reason=str(exc))
+
     def _setting_changed(self, key: str, value: Value | None) -> None:
-        """The line follows the machine's number (FUNCTION 2 1, or a factory reset)."""
+        """The line follows the machine's number (FUNCTION 2 1, or a factory reset); the 2nd G3
+        board follows its option setting and number."""
         line = self.board.line
         network = self.sim.network
+        if key in ("options.second_line", "machine.number2", "*"):
+            self._fit_second_line()
         if key not in ("machine.number", "*") or line is None:
             return
         number = self.number
