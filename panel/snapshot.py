@@ -555,6 +555,8 @@ def _commit(sim: Simulation, state: dict[str, Any], fresh: dict[str, Machine]) -
 
 # -- finding what cannot be saved -----------------------------------------------------------------
 
+_LEAVES = (str, bytes, bytearray, memoryview, int, float, bool, type(None), pickle.PickleBuffer)
+
 
 def find_unsavable(sim: Simulation, payload: dict[str, Any]) -> str:
     """The path (from the payload) of the first object a snapshot cannot hold, or ""."""
@@ -569,7 +571,7 @@ def find_unsavable(sim: Simulation, payload: dict[str, Any]) -> str:
 
 
 def _walk(obj: Any, path: str, probe: _Pickler, seen: set[int]) -> str | None:
-    if isinstance(obj, str | bytes | int | float | bool | type(None)) or id(obj) in seen:
+    if isinstance(obj, _LEAVES) or id(obj) in seen or type(obj).__module__.startswith("numpy"):
         return None
     seen.add(id(obj))
     try:
@@ -586,6 +588,9 @@ def _walk(obj: Any, path: str, probe: _Pickler, seen: set[int]) -> str | None:
         return _walk(obj.__self__, f"{path}.__self__", probe, seen)
     if isinstance(obj, functools.partial):
         return _walk_all([("func", obj.func), *enumerate(obj.args)], path, probe, seen)
+    if isinstance(obj, Listeners):
+        kept = [(i, fn) for i, fn in enumerate(obj) if simulation_side(fn)]
+        return _walk_all(kept, path, probe, seen)
     if isinstance(obj, dict):
         return _walk_all([(f"[{k!r}]", v) for k, v in obj.items()], path, probe, seen, raw=True)
     if isinstance(obj, list | tuple | set | frozenset) or type(obj).__name__ == "deque":
