@@ -315,6 +315,18 @@ class CoverageRecorder:
         self._email.hit(f"{code} {known.word if known is not None else 'other'}")
 
 
+# -- docs ---------------------------------------------------------------------------------------------
+
+
+def areas_table() -> str:
+    """The areas of docs/coverage.md, with how many items each has now, and the T.30 paths."""
+    rows = ["| area | an item is | items |", "|---|---|---|"]
+    rows += [f"| {a.name} | {a.what} | {len(a.known)} |" for a in empty().areas.values()]
+    rows += ["", "The T.30 paths:", "", "| path | what it is |", "|---|---|"]
+    rows += [f"| {name} | {what} |" for name, what in T30_PATHS.items()]
+    return "\n".join(rows) + "\n"
+
+
 # -- a process recording for a coverage folder (ESTUDIO190F_COVERAGE_DIR) -------------------------
 
 
@@ -333,6 +345,6 @@ def write_into(folder: Path, coverage: Coverage, tag: str) -> Path:
 
 
 __all__ = [
-    "ENVIRONMENT", "LCD_WORDS", "SMTP_STEPS", "T30_PATHS", "CoverageRecorder", "empty",
+    "ENVIRONMENT", "LCD_WORDS", "SMTP_STEPS", "T30_PATHS", "CoverageRecorder", "areas_table", "empty",
     "recording_folder", "write_into",
 ]  # fmt: skip

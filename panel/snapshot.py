@@ -577,8 +577,8 @@ def _walk(obj: Any, path: str, probe: _Pickler, seen: set[int]) -> str | None:
     try:
         if probe.persistent_id(obj) is not None:
             return None
-    except SnapshotError as exc:
-        return f"{path}: {exc}"
+    except SnapshotError:
+        return path
     if isinstance(obj, _FUNCTION_TYPES):
         qualname = getattr(obj, "__qualname__", "")
         if "<lambda>" in qualname or "<locals>" in qualname:

@@ -204,6 +204,21 @@ def test_a_call_with_a_peer_outside_the_process_is_refused_in_one_line(fax: FaxD
         fax.sim.save(tmp_path / "y.snap")
 
 
+def test_a_class1_modem_on_a_pty_is_refused_naming_it(fax: FaxDriver, tmp_path):
+    from estudio190f.panel.class1 import open_modem_pty
+    from estudio190f.panel.runner import Runner
+
+    modem = open_modem_pty(tmp_path / "modem", "5550100", fax.sim, Runner(fax.sim.clock, 1.0))
+    try:
+        with pytest.raises(SnapshotError) as error:
+            fax.sim.save(tmp_path / "x.snap")
+    finally:
+        modem.close()
+    message = str(error.value)
+    assert message.startswith("a Class 1 modem on a pty talks to a program outside the process")
+    assert "['lines']['5550100']" in message and "\n" not in message
+
+
 def test_an_smtp_session_in_progress_is_saved_as_cut_and_tried_again(tmp_path):
     from estudio190f.panel.pytest_plugin import make_driver
 
