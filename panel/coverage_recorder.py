@@ -86,6 +86,8 @@ _T30_FRAME_PATHS: dict[str, str] = {
     "PIN": "procedure interrupt",
 }  # fmt: skip
 _POSTS = {"MPS": "multi-page", "EOM": "end of message"}
+# Frames the session trace does not name one by one: an ECM block's image frames.
+ECM_IMAGE_FRAMES = ("FCD", "RCP")
 
 # SMTP replies by step and class (the LAN port's steps; the session policy answers each class
 # differently), and the transport failures.
@@ -152,8 +154,10 @@ def empty() -> Coverage:
              list(_MENU_ITEMS.values())),
         Area("settings", "a setting changed (the menu, a settings file, a test)",
              [s.key for s in SETTINGS]),
-        Area("t30 frames", "a T.30 frame type sent or received",
-             [f"{f.name} {d}" for f in FRAME_TYPES for d in ("sent", "received")]),
+        Area("t30 frames", "a T.30 frame type sent or received (the image frames of an ECM "
+             "block, FCD and RCP, count as the path `ECM page`)",
+             [f"{f.name} {d}" for f in FRAME_TYPES if f.name not in ECM_IMAGE_FRAMES
+              for d in ("sent", "received")]),
         Area("t30 paths", "a T.30 procedure beside the plain one", list(T30_PATHS)),
         Area("modulations", "a high-speed carrier heard",
              [k for k in MODULATIONS if k != "V.21"]),

@@ -69,8 +69,8 @@ LIBRARY_MODULES = (
     "transitions", "enum", "zoneinfo", "_collections_abc",
 )  # fmt: skip
 BUILTINS = frozenset(
-    {"set", "frozenset", "bytearray", "bytes", "complex", "slice", "range", "object", "dict",
-     "list", "tuple", "int", "float", "str", "bool", "getattr", "type", "NotImplemented"}
+    {"set", "frozenset", "bytearray", "bytes", "complex", "slice", "range", "dict", "list",
+     "tuple", "int", "float", "str", "bool", "getattr"}
 )  # fmt: skip
 ANY_BUILD = "ESTUDIO190F_SNAPSHOT_ANY_BUILD"
 

@@ -65,7 +65,8 @@ def test_replay_coverage_counts_what_the_script_visited(tmp_path):
 def test_what_exists_is_read_from_the_firmwares_tables():
     areas = empty().areas
     assert areas["settings"].known == [s.key for s in SETTINGS]
-    assert len(areas["t30 frames"].known) == 2 * len(FRAME_TYPES)
+    assert len(areas["t30 frames"].known) == 2 * (len(FRAME_TYPES) - 2)  # but FCD, RCP
+    assert "FCD sent" not in areas["t30 frames"].known
     assert len(areas["transitions"].known) == 121
     assert "job -power_lost-> off" in areas["transitions"].known
     assert "standby.scan" in areas["states"].known and "standby" not in areas["states"].known
