@@ -138,7 +138,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--number", type=_number, help="this machine's phone number (wins over the settings file)"
     )
-    run.add_argument("--seed", type=_positive_int)
+    run.add_argument("--seed", type=_positive_int, default=0)
     run.add_argument("--headless", action="store_true", help="no window, even with a display")
     run.add_argument("--speed", type=_speed, default="realtime", help="max, realtime or a factor")
     run.add_argument(
@@ -186,7 +186,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("scripts", nargs="+", type=Path, metavar="SCRIPT")
     replay.add_argument("--config", type=Path)
     replay.add_argument("--out", type=Path)
-    replay.add_argument("--seed", type=_positive_int)
+    replay.add_argument("--seed", type=_positive_int, default=0)
     replay.add_argument("--junit", type=Path)
     replay.add_argument(
         "--restore",
@@ -361,8 +361,9 @@ def check_restore(args: argparse.Namespace) -> None:
     """`--restore FILE`: a snapshot this build reads, and no option that would start otherwise."""
     if args.restore is None:
         return
-    for option, given in (("--config", args.config), ("--seed", args.seed),
-                          ("--number", getattr(args, "number", None))):  # fmt: skip
+    # (--seed is left as it is: the snapshot's random generators go on; a machine declared
+    # later takes its seed from the snapshot too.)
+    for option, given in (("--config", args.config), ("--number", getattr(args, "number", None))):
         if given is not None:
             raise UsageError(
                 f"--restore and {option}: a snapshot holds the machines as they were (settings, "
@@ -400,7 +401,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     path,
                     settings,
                     out,
-                    args.seed or 0,
+                    args.seed,
                     relay=args.relay == "default",
                     secrets=secrets,
                     restore=args.restore,
@@ -687,7 +688,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--restore: {exc}") from None
         else:
             sim = Simulation(
-                seed=args.seed or 0,
+                seed=args.seed,
                 out_dir=args.out,
                 state_dir=args.state,
                 settings_file=settings,
