@@ -164,10 +164,6 @@ class Clock:
                 timer.when, timer.seq = self.now, self._seq
                 into.append(timer)
 
-    def timers(self) -> list[Timer]:
-        """Every live timer: the heap, then the end-of-instant and settled calls."""
-        return [t for t in [*self._heap, *self._last, *self._settled] if not t.cancelled]
-
     # -- running ------------------------------------------------------------------------
     def run_one(self, limit: int | None = None) -> bool:
         """Run the next event if it is due at or before `limit` (default: any). True if one ran."""
