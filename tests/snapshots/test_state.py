@@ -283,3 +283,30 @@ def test_a_console_step_waiting_keeps_its_time_across_a_restore(fax: FaxDriver, 
     start = clock.now
     advance(clock, 5 * SECOND)
     assert fired == [start + 3 * SECOND]
+
+
+def test_the_sans_io_cores_of_hw_pickle_and_go_on_where_they_were():
+    """What other front ends put into a simulation (T.38 endpoints, captures, IAX2, the Class 1
+    modem's interpreter) can be saved with it."""
+    import pickle
+
+    from estudio190f.hw.class1 import Class1Modem
+    from estudio190f.hw.clock import Clock
+    from estudio190f.hw.eventlog import EventLog
+    from estudio190f.hw.iax2 import Iax2Endpoint
+    from estudio190f.hw.line import PhoneNetwork
+    from estudio190f.hw.modem import Modem
+    from estudio190f.hw.t38 import T38Config, T38Endpoint
+    from estudio190f.hw.t38_capture import CallCapture
+
+    capture = CallCapture()
+    assert [capture.recorder.address(s) for s in ("a", "b")] == ["10.0.0.1", "10.0.0.2"]
+    again = pickle.loads(pickle.dumps(capture))
+    assert again.recorder.address("c") == "10.0.0.3" and again.recorder.address("a") == "10.0.0.1"
+    clock = Clock()
+    line = PhoneNetwork(clock).add_line("5550100")
+    modem = Modem(clock)
+    line.attach_modem(modem)
+    for core in (T38Endpoint(T38Config()), Iax2Endpoint(), Class1Modem(clock, modem, line,
+                                                                         EventLog(clock))):  # fmt: skip
+        assert type(pickle.loads(pickle.dumps(core))) is type(core)
