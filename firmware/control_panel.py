@@ -331,6 +331,8 @@ class ControlPanel:
         # shows itself there, e.g. printing in the background).
         self.key_listeners: Listeners[[str]] = Listeners()
         self.entered_standby: Listeners[[]] = Listeners()
+        # Every transition of the table taken: (source state, trigger, destination state).
+        self.transition_listeners: Listeners[[str, str, str]] = Listeners()
         self.state = "off"
         self.machine = _StateMachine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="off",
@@ -358,9 +360,16 @@ class ControlPanel:
             path = path.rpartition(".")[0]
         raise LookupError(f"no screen for state {self.state}")
 
+    def _take(self, trigger: str) -> None:
+        """Take a transition of the table (`trigger` is bound by `transitions`)."""
+        source = self.state
+        self.trigger(trigger)
+        if self.transition_listeners:
+            self.transition_listeners(source, trigger, self.state)
+
     def fire(self, trigger: str) -> None:
         """Take a transition of the table; the screen of the new state is drawn."""
-        self.trigger(trigger)
+        self._take(trigger)
         self._cancel_overlay()
         self._restart_panel_timer()
         self.refresh()
@@ -424,7 +433,7 @@ class ControlPanel:
 
     def _home(self) -> None:
         was_standby = self.in_standby
-        self.trigger("home")
+        self._take("home")
         self._cancel_overlay()
         self._cancel_panel_timer()
         self.refresh()
@@ -446,7 +455,7 @@ class ControlPanel:
             message.timer.cancel()
         message.text = (line1, line2)
         message.then = then
-        self.trigger("show_notice")
+        self._take("show_notice")
         self._cancel_overlay()
         self._cancel_panel_timer()
         self.refresh()
@@ -494,7 +503,7 @@ class ControlPanel:
             message.timer = None
         handle = JobHandle(self, kind, owner, shown=True)
         self.job = handle
-        self.trigger(f"begin_{kind}")
+        self._take(f"begin_{kind}")
         self._cancel_overlay()
         self._cancel_panel_timer()
         self.refresh()
@@ -514,7 +523,7 @@ class ControlPanel:
     # -- mode, scan options for the next job ----------------------------------------------------
     def set_mode(self, mode: Mode) -> None:
         self.mode = mode
-        self.trigger(f"select_{mode}")
+        self._take(f"select_{mode}")
         self._mode_leds()
         self.refresh()
 
@@ -587,13 +596,13 @@ class ControlPanel:
         self._panel_armed = False
         self.message.timer = None
         self.message.then = None
-        self.trigger("power_lost")
+        self._take("power_lost")
         self.lcd.clear()
         for led in self.leds.values():
             led.set("off")
 
     def booting(self) -> None:
-        self.trigger("power_up")
+        self._take("power_up")
         self.mode = "fax"
         self.job_resolution = self.job_contrast = None
         self.refresh()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from estudio190f.hw.listeners import Listeners
 from estudio190f.hw.rtc import RtcRange
 
 from .control_panel import Screen
@@ -473,6 +474,8 @@ class MenuScreen(Screen):
         self.stack: list[tuple[Item, int]] = [(MENU, 0)]
         self.editor: Editor | None = None
         self.code = ""
+        # Every item opened (a submenu entered, an editor or an action started).
+        self.opened: Listeners[[Item]] = Listeners()
 
     def open(self) -> None:
         self.stack = [(MENU, 0)]
@@ -532,6 +535,7 @@ class MenuScreen(Screen):
     # browsing ----------------------------------------------------------------------------
     def _open(self, item: Item) -> None:
         s, panel = self.s, self.panel
+        self.opened(item)
         if item.children:
             self.stack.append((item, 0))
             return panel.refresh()

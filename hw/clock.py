@@ -3,6 +3,8 @@
 Time is an integer number of microseconds since the simulation began. Events due at the same
 instant run in the order they were scheduled, so a run is deterministic. When nothing is due the
 clock jumps straight to the next deadline: a day of standby costs as many steps as it has events.
+A snapshot takes the clock's state (`save_state`: the time, the sequence, the timers still to
+run) and puts it back (`load_state`) on the same clock object, which the runners hold.
 """
 
 from __future__ import annotations
@@ -45,6 +47,19 @@ class Timer:
     @property
     def active(self) -> bool:
         return not self.cancelled
+
+
+@dataclass
+class ClockState:
+    """What a snapshot keeps of a clock: the time, the scheduling sequence, the events run so far
+    and the timers still to run (the heap, the end-of-instant calls, the settled calls)."""
+
+    now: int
+    seq: int
+    events_run: int
+    heap: list[Timer]
+    last: list[Timer]
+    settled: list[Timer]
 
 
 class Clock:
@@ -114,6 +129,45 @@ class Clock:
     @property
     def pending(self) -> int:
         return sum(1 for t in [*self._heap, *self._last, *self._settled] if not t.cancelled)
+
+    # -- snapshots ----------------------------------------------------------------------
+    def save_state(self, keep: Callable[[Timer], bool]) -> ClockState:
+        """The clock as it stands, with the live timers `keep` accepts (a snapshot keeps the
+        simulation's timers and leaves out those of the operator's side, a console step's)."""
+
+        def kept(timers: list[Timer]) -> list[Timer]:
+            return [t for t in timers if not t.cancelled and keep(t)]
+
+        return ClockState(
+            self.now, self._seq, self.events_run,
+            kept(self._heap), kept(self._last), kept(self._settled),
+        )  # fmt: skip
+
+    def load_state(self, state: ClockState, carry: Callable[[Timer], bool] | None = None) -> None:
+        """Put a saved state back. The live timers `carry` accepts stay (the operator's side: a
+        console step waiting): each keeps the delay it had left, counted from the new time, and
+        runs after the saved timers due at the same instant."""
+        carried = [
+            [t for t in timers if not t.cancelled and carry(t)] if carry is not None else []
+            for timers in (self._heap, self._last, self._settled)
+        ]
+        old_now = self.now
+        self.now = state.now
+        self._seq = state.seq
+        self.events_run = state.events_run
+        self._heap = list(state.heap)
+        self._last = list(state.last)
+        self._settled = list(state.settled)
+        for timer in sorted(carried[0]):
+            self._seq += 1
+            timer.when, timer.seq = self.now + max(0, timer.when - old_now), self._seq
+            self._heap.append(timer)
+        heapq.heapify(self._heap)
+        for timers, into in ((carried[1], self._last), (carried[2], self._settled)):
+            for timer in timers:
+                self._seq += 1
+                timer.when, timer.seq = self.now, self._seq
+                into.append(timer)
 
     # -- running ------------------------------------------------------------------------
     def run_one(self, limit: int | None = None) -> bool:

@@ -184,6 +184,32 @@ class Nvram:
     def close(self) -> None:
         self.db.close()
 
+    # -- snapshots ----------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        if self._depth:
+            raise NvramError("NVRAM is in the middle of a transaction")
+        state = self.__dict__.copy()
+        state["db"] = self.db.serialize()
+        state["path"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        image = state.pop("db")
+        self.__dict__.update(state)
+        self.db = self._connect(":memory:")
+        self.db.deserialize(image)
+
+    def keep_in(self, directory: Path) -> None:
+        """Keep this NVRAM in DIR/nvram.sqlite from now on, replacing what the file held (a
+        snapshot restored with a state directory)."""
+        _private_dir(Path(directory))
+        path = Path(directory) / FILENAME
+        target = self._connect(str(path))
+        self.db.backup(target)
+        self.db.close()
+        self.db = target
+        self.path = path
+
     # -- transactions -------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:

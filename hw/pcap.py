@@ -16,6 +16,7 @@ loopback; IPv4 or IPv6), or gives None for anything else.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -140,8 +141,8 @@ class CallRecorder:
     """
 
     def __init__(self, network: str = "10.0.0.0/24", port: int = T38_PORT, epoch: int = 0) -> None:
-        self._hosts = ipaddress.IPv4Network(network).hosts()
-        self.port = port
+        self._network = ipaddress.IPv4Network(network)  # a network, not its hosts() generator:
+        self.port = port  # a recorder can be saved in a snapshot
         self.epoch = epoch
         self.addresses: dict[str, str] = {}
         self._ident = 0
@@ -150,8 +151,9 @@ class CallRecorder:
     def address(self, station: str) -> str:
         """The station's IPv4 address (given on first use)."""
         if station not in self.addresses:
+            hosts = itertools.islice(self._network.hosts(), len(self.addresses), None)
             try:
-                self.addresses[station] = str(next(self._hosts))
+                self.addresses[station] = str(next(hosts))
             except StopIteration:
                 raise ValueError("no addresses left in the capture's network") from None
         return self.addresses[station]

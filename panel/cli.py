@@ -60,6 +60,7 @@ SUBCOMMANDS: dict[str, tuple[str, str | None]] = {
     "codec": ("the machine's T.4/T.6 codec as a tool", "estudio190f.panel.codec_tool"),
     "conformance": ("run T.30 conformance (TSB85) scripts", "estudio190f.panel.conformance"),
     "decode": ("the fax calls and documents in a capture", "estudio190f.panel.decode_tool"),
+    "coverage": ("coverage of key scripts: merge and report", "estudio190f.panel.coverage"),
 }
 
 
@@ -166,6 +167,12 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--record", type=Path, help="write what the operator did as a key script")
     run.add_argument(
+        "--restore",
+        type=Path,
+        metavar="FILE",
+        help="start from a snapshot (docs/snapshots.md) instead of a machine fresh from the box",
+    )
+    run.add_argument(
         "--documents",
         type=Path,
         action="append",
@@ -181,6 +188,18 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("--out", type=Path)
     replay.add_argument("--seed", type=_positive_int, default=0)
     replay.add_argument("--junit", type=Path)
+    replay.add_argument(
+        "--restore",
+        type=Path,
+        metavar="FILE",
+        help="each script starts from this snapshot (docs/snapshots.md)",
+    )
+    replay.add_argument(
+        "--coverage",
+        type=Path,
+        metavar="FILE",
+        help="record what the scripts visited to FILE (JSON; docs/coverage.md)",
+    )
     replay.add_argument(
         "--relay",
         choices=("default", "none"),
@@ -338,25 +357,61 @@ class ScriptResult:
         self.wall_seconds = 0.0
 
 
+def check_restore(args: argparse.Namespace) -> None:
+    """`--restore FILE`: a snapshot this build reads, and no option that would start otherwise."""
+    if args.restore is None:
+        return
+    # (--seed is left as it is: the snapshot's random generators go on; a machine declared
+    # later takes its seed from the snapshot too.)
+    for option, given in (("--config", args.config), ("--number", getattr(args, "number", None))):
+        if given is not None:
+            raise UsageError(
+                f"--restore and {option}: a snapshot holds the machines as they were (settings, "
+                "numbers, random generators); give one or the other"
+            )
+    from .snapshot import SnapshotError, read_header
+
+    try:
+        read_header(args.restore)
+    except SnapshotError as exc:
+        raise UsageError(f"--restore: {exc}") from None
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    check_restore(args)
     settings = _load_config(args.config)
     if args.out is not None:
         output_folder("--out", args.out)
     if args.junit is not None:
         output_file("--junit", args.junit)
+    if args.coverage is not None:
+        output_file("--coverage", args.coverage)
     secrets = dict(args.secret)
     names = _out_names(args.scripts)
     several = len(args.scripts) > 1
     results: list[ScriptResult] = []
-    for path, name in zip(args.scripts, names, strict=True):
-        out = None
-        if args.out is not None:
-            out = args.out / name if several else args.out
-        results.append(
-            replay_one(
-                path, settings, out, args.seed, relay=args.relay == "default", secrets=secrets
-            )  # fmt: skip
-        )
+    recorder = start_coverage(args.coverage)
+    try:
+        for path, name in zip(args.scripts, names, strict=True):
+            out = None
+            if args.out is not None:
+                out = args.out / name if several else args.out
+            results.append(
+                replay_one(
+                    path,
+                    settings,
+                    out,
+                    args.seed,
+                    relay=args.relay == "default",
+                    secrets=secrets,
+                    restore=args.restore,
+                )  # fmt: skip
+            )
+            if recorder is not None:
+                recorder.coverage.runs += 1
+    finally:
+        if recorder is not None:
+            end_coverage(recorder, args.coverage, "replay")
     if args.junit is not None:
         try:
             write_junit(args.junit, results)
@@ -369,6 +424,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if any(r.status == "failed" for r in results):
         return 1
     return 0
+
+
+def start_coverage(path: Path | None) -> Any:
+    """A coverage recorder following every machine of this process, when `--coverage FILE` asks
+    for one or ESTUDIO190F_COVERAGE_DIR names a folder (docs/coverage.md); else None."""
+    from os import environ
+
+    if path is None and not environ.get("ESTUDIO190F_COVERAGE_DIR"):
+        return None
+    from .coverage_recorder import CoverageRecorder
+
+    return CoverageRecorder().install()
+
+
+def end_coverage(recorder: Any, path: Path | None, tag: str) -> None:
+    """Write what the recorder counted: to FILE with its summary, or into the folder."""
+    from .coverage_recorder import recording_folder, write_into
+
+    recorder.uninstall()
+    if path is not None:
+        try:
+            recorder.write(path)
+        except OSError as exc:
+            raise UsageError(f"--coverage {path}: cannot write: {exc.strerror}") from None
+        for line in recorder.coverage.summary_lines():
+            print(line)
+        return
+    folder = recording_folder()
+    if folder is not None:
+        write_into(folder, recorder.coverage, tag)
 
 
 def _out_names(paths: list[Path]) -> list[str]:
@@ -389,10 +474,12 @@ def replay_one(
     seed: int,
     relay: bool = True,
     secrets: dict[str, str] | None = None,
+    restore: Path | None = None,
 ) -> ScriptResult:
     from .interpreter import ExpectationFailed, Interpreter, run_step
     from .script import ScriptError, parse_script
     from .sim import Simulation
+    from .snapshot import SnapshotError
     from .syntax import SCRIPT_SIZE, SCRIPT_TIME
 
     result = ScriptResult(path)
@@ -412,13 +499,22 @@ def replay_one(
         result.status, result.message = "error", f"line {exc.line}: {exc.message}"
         print(f"ERROR {path}:{exc.line}: {exc.message}", file=sys.stderr)
         return result
-    sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
+    if restore is None:
+        sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
+    else:
+        sim = Simulation(out_dir=out, boot=False)  # the snapshot's machines replace it
     start = sim.clock.now
     step: Step | None = None
     try:
+        interp = Interpreter(sim, base_dir=path.parent, secrets=secrets)
+        if restore is not None:
+            try:
+                interp.restore(restore)
+            except SnapshotError as exc:
+                raise ScriptError(f"--restore: {exc}") from None
+            start = sim.clock.now
         if relay:
             sim.start_relay(out / "mail" if out is not None else None)
-        interp = Interpreter(sim, base_dir=path.parent, secrets=secrets)
         interp.script_deadline = start + SCRIPT_TIME.value
         for step in steps:
             for line in run_step(interp, step):
@@ -501,6 +597,13 @@ class Prompt:
         self.open = True
         lcd = interp.sim.main.board.panel.lcd
         lcd.listeners.add(self._lcd_changed)
+        interp.sim.restored.append(self._restored)
+
+    def _restored(self) -> None:
+        """A snapshot was restored (`restore FILE`): follow the restored machine's LCD."""
+        lcd = self.interp.sim.main.board.panel.lcd
+        lcd.listeners.add(self._lcd_changed)
+        self._lcd_changed(list(lcd.lines))
 
     def _lcd_changed(self, lines: list[str]) -> None:
         print(f"LCD |{lines[0]}|{lines[1]}|", flush=True)
@@ -556,6 +659,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import Runner, parse_speed
     from .sim import Simulation
 
+    check_restore(args)
     settings = _load_config(args.config)
     output_folder("--out", args.out)
     if args.state is not None:
@@ -573,15 +677,24 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
     speed = parse_speed(args.speed)
     start_time = datetime.now().replace(second=0, microsecond=0)  # the one wall-clock read
+    recorder = start_coverage(None)
     try:
-        sim = Simulation(
-            seed=args.seed,
-            out_dir=args.out,
-            state_dir=args.state,
-            settings_file=settings,
-            number=args.number,
-            start_time=start_time,
-        )
+        if args.restore is not None:
+            from .snapshot import SnapshotError
+
+            try:
+                sim = Simulation.load(args.restore, out_dir=args.out, state_dir=args.state)
+            except SnapshotError as exc:
+                raise UsageError(f"--restore: {exc}") from None
+        else:
+            sim = Simulation(
+                seed=args.seed,
+                out_dir=args.out,
+                state_dir=args.state,
+                settings_file=settings,
+                number=args.number,
+                start_time=start_time,
+            )
     except (OSError, sqlite3.Error) as exc:
         where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -635,6 +748,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             interp.recorder.close()
         sim.main.board.log.emit("runner", "shutdown")
         sim.close()
+        if recorder is not None:
+            end_coverage(recorder, None, "run")
     return status
 
 

@@ -101,6 +101,12 @@ class StepContext(Protocol):
 
     def watch_journal(self, m: Machine) -> JournalWatch: ...
 
+    def snapshot(self, path: Path) -> None:
+        """Save the whole simulation to `path` (with what `expect printed` counts from)."""
+
+    def restore(self, path: Path) -> None:
+        """Replace the simulation by the snapshot at `path`."""
+
 
 Parser = Callable[[str, int], Args]
 Runner = Callable[[StepContext, Step, Machine], StepRun | list[str]]
@@ -745,6 +751,59 @@ def _on(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     inner.line = step.line
     machine = ctx.sim.machine(step.target)
     return (yield from run_verb(ctx, inner, machine))
+
+
+def _parse_snapshot_file(verb_name: str) -> Parser:
+    def parse(rest: str, line: int) -> Args:
+        words = split_words(rest, line)
+        if len(words) != 1:
+            raise ScriptError(f"{verb_name} takes one file: {verb_name} FILE", line)
+        return {"file": words[0]}
+
+    return parse
+
+
+def snapshot_path(ctx: StepContext, raw: str, line: int, verb_name: str) -> Path:
+    """The file a `snapshot` or `restore` names: relative to the script's folder (the folder the
+    console or `run` started in); a console may use only its document folders."""
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = (ctx.base_dir or Path.cwd()) / path
+    real = path.resolve()
+    if ctx.documents is not None and not any(real.is_relative_to(d) for d in ctx.documents):
+        folders = ", ".join(str(d) for d in ctx.documents)
+        raise ScriptError(
+            f"{verb_name}: {raw!r} is outside the document folders ({folders}; "
+            "run --documents DIR adds one)",
+            line,
+        )
+    return real
+
+
+@verb("snapshot FILE", "save the whole simulation to FILE: every machine, the line, the clock "
+      "(docs/snapshots.md)", _parse_snapshot_file("snapshot"), remote=False)  # fmt: skip
+def _snapshot(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    from .snapshot import SnapshotError
+
+    path = snapshot_path(ctx, step.args["file"], step.line, "snapshot")
+    try:
+        ctx.snapshot(path)
+    except SnapshotError as exc:
+        raise ScriptError(f"snapshot: {exc}", step.line) from None
+    return []
+
+
+@verb("restore FILE", "go on from the snapshot in FILE: the simulation as it was then",
+      _parse_snapshot_file("restore"), remote=False)  # fmt: skip
+def _restore(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    from .snapshot import SnapshotError
+
+    path = snapshot_path(ctx, step.args["file"], step.line, "restore")
+    try:
+        ctx.restore(path)
+    except SnapshotError as exc:
+        raise ScriptError(f"restore: {exc}", step.line) from None
+    return []
 
 
 @verb("events on|off", "push '! ' lines as things happen", _on_off("events"),

@@ -3,7 +3,8 @@
 `Machine` is the facade the operator's side uses (keys, feeder, faults, power, queries); it
 builds one board, the firmware on it, the output writer, and applies a settings file over NVRAM.
 `Simulation` holds the clock and every machine; the key-script interpreter, the pytest plugin,
-the console and the window all work through it.
+the console and the window all work through it. `save(path)` and `load(path)` / `restore(path)`
+take a whole simulation to a snapshot file and back (`panel.snapshot`, docs/snapshots.md).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from estudio190f.firmware.directory import Directory, Entry
 from estudio190f.firmware.machine import Firmware
@@ -30,7 +31,13 @@ from estudio190f.hw.second_line import SecondLine
 
 from .outputs import OutputWriter
 
+if TYPE_CHECKING:
+    from .snapshot import Restored, SnapshotInfo
+
 BOOT_LIMIT = 120 * SECOND
+
+# Who follows every machine of this process as it is made or restored (coverage recording).
+MACHINE_WATCHERS: list[Callable[[Machine], None]] = []
 
 
 class Machine:
@@ -57,9 +64,35 @@ class Machine:
         self._fit_second_line()
         self.firmware = Firmware(self.board)
         self.firmware.settings.listeners.add(self._setting_changed)
-        self.outputs = OutputWriter(out_dir, self.board) if out_dir else None
+        self.outputs: OutputWriter | None = None
+        if out_dir:
+            self._open_outputs(out_dir)
+
+    def _open_outputs(self, out_dir: Path) -> OutputWriter:
+        self.outputs = OutputWriter(out_dir, self.board)
+        self.outputs.follow_fax(self.firmware.fax)
+        return self.outputs
+
+    # -- snapshots (panel.snapshot) -----------------------------------------------------------
+    def detach(self) -> None:
+        """Before a restore replaces this machine's state: its output writer closed, its SMTP
+        connections dropped, its NVRAM closed."""
         if self.outputs is not None:
-            self.outputs.follow_fax(self.firmware.fax)
+            self.outputs.close()
+            self.outputs = None
+        for link in list(self.board.lan.links):
+            link.close()
+        self.board.nvram.close()
+
+    def attach(self, numbering: tuple[int, int] | None) -> None:
+        """After a restore: the output folder (--out, or --out/NAME for a device) is written
+        again, its files numbered on from the snapshot's."""
+        out_dir = self.sim.out_dir
+        if out_dir is None:
+            return
+        outputs = self._open_outputs(out_dir if self.name == "main" else out_dir / self.name)
+        if numbering is not None:
+            outputs.continue_numbering(*numbering)
 
     # -- set-up ---------------------------------------------------------------------------
     def _apply_settings(
@@ -174,6 +207,10 @@ class Machine:
 
 
 class Simulation:
+    # What a snapshot keeps of the simulation object itself (its machines, network and clock are
+    # saved whole); out_dir, state_dir, the relay and the closers are the operator's side.
+    SAVED = ("seed", "start_time")
+
     def __init__(
         self,
         *,
@@ -194,7 +231,11 @@ class Simulation:
         self.network = PhoneNetwork(self.clock)
         self.machines: dict[str, Machine] = {}
         self.relay: Any = None
+        self.relay_port_hint: int | None = None  # the relay's port when a snapshot was taken
         self.closers: list[Callable[[], None]] = []
+        # Called after a snapshot was restored into this simulation: whoever listens to its
+        # machines from the operator's side (a console, the prompt) attaches to them again.
+        self.restored: list[Callable[[], None]] = []
         if isinstance(settings_file, Path):
             settings_file = load_settings_file(settings_file)
         self.main = self.add_machine(
@@ -226,6 +267,8 @@ class Simulation:
         )
         self.machines[name] = machine
         self.point_at_relay(machine)
+        for watcher in list(MACHINE_WATCHERS):
+            watcher(machine)
         if boot:
             self.boot(machine)
         return machine
@@ -244,6 +287,8 @@ class Simulation:
 
         A machine whose settings file names an SMTP host keeps it. `relay.down` takes the relay
         off the air (connections refused); `clear relay.down` brings it back on the same port.
+        A simulation restored from a snapshot asks for the port the relay had then (so the
+        machines' events name the same port), and takes another if that one is taken.
         """
         import tempfile
 
@@ -254,12 +299,30 @@ class Simulation:
             self.closers.append(holder.cleanup)
             maildir = Path(holder.name) / "mail"
         user, password = DEFAULT_USER
-        relay = EmbeddedRelay(maildir, {user: password}).start()
+        relay = None
+        if self.relay_port_hint:
+            try:
+                relay = EmbeddedRelay(maildir, {user: password}, port=self.relay_port_hint).start()
+            except (OSError, RuntimeError):
+                relay = None
+        if relay is None:
+            relay = EmbeddedRelay(maildir, {user: password}).start()
         self.relay = relay
         self.closers.append(relay.stop)
         for machine in self.machines.values():
             self.point_at_relay(machine)
+        self.relay_follows_faults()
         return relay
+
+    def relay_follows_faults(self) -> None:
+        """The relay is off the air while any machine has `relay.down` set (a restored one)."""
+        if self.relay is None:
+            return
+        down = any("relay.down" in m.board.faults.active for m in self.machines.values())
+        if down and self.relay.running:
+            self.relay.down()
+        elif not down and not self.relay.running:
+            self.relay.up()
 
     def _retry_mail(self) -> None:
         """The relay is back: every machine tries its queued e-mail now."""
@@ -305,6 +368,38 @@ class Simulation:
             raise KeyError(
                 f"no machine named {name!r} (declare it with: device {name} NUMBER)"
             ) from None
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def save(self, path: Path, printed_base: dict[str, int] | None = None) -> SnapshotInfo:
+        """Write the whole simulation to a snapshot file (docs/snapshots.md); its header.
+        `printed_base`: the sheets counted before a script began (`expect printed`)."""
+        from .snapshot import save
+
+        return save(self, Path(path), printed_base)
+
+    def restore(self, path: Path) -> Restored:
+        """Replace this simulation's state by a snapshot's: the clock, the network and every
+        machine (objects keep their identity: the main machine is still `self.main`)."""
+        from .snapshot import restore
+
+        return restore(self, Path(path))
+
+    @classmethod
+    def load(
+        cls, path: Path, *, out_dir: Path | None = None, state_dir: Path | None = None
+    ) -> Simulation:
+        """A simulation from a snapshot file, writing its outputs under `out_dir` and keeping
+        the main machine's NVRAM in `state_dir` when given (SnapshotError if refused)."""
+        from .snapshot import read_header
+
+        read_header(Path(path))  # refused before anything is made
+        sim = cls(out_dir=out_dir, state_dir=state_dir, boot=False)
+        try:
+            sim.restore(Path(path))
+        except BaseException:
+            sim.close()
+            raise
+        return sim
 
     def close(self) -> None:
         for closer in reversed(self.closers):
