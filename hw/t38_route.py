@@ -20,8 +20,9 @@ driver). T.38 has no call signalling of its own, so this route gives calls their
   receive mode says. Until then the peer's packets are read (UDPTL numbering) but not heard.
 - The call ends when our station hangs up (after DCN, or when T.30 gives up), or when nothing
   has gone either way for `SILENCE_LIMIT` (60 s: longer than any T.30 wait, so the peer is gone).
-  The peer's datagrams that still come after the end are dropped until it has been quiet for
-  `QUIET_AFTER_END` (3 wall seconds); the next one after that is a new call.
+  The peer's datagrams that still come in the `QUIET_AFTER_END` (3 wall seconds) after the end
+  are the old call's stragglers and are dropped; the next one after that is a new call (a call
+  to us knocks again every ring cycle, so it gets through).
 While a session lasts the route asks the clock's driver to pace (`clock.outside.pace`): virtual
 time follows the wall (or the speed factor of `run`), as the peer's does.
 """
@@ -381,8 +382,7 @@ class UdpT38Route:
         session = self.sessions.get(address)
         if session is None:
             if address in self._quiet:
-                self._keep_quiet(address)  # the old call's stragglers
-                return
+                return  # the old call's stragglers
             if not self.listening:
                 return  # nobody called this port: it is ours for dialling out
             session = self._incoming(address)

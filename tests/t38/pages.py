@@ -10,11 +10,13 @@ tests is the path, not the chart, and at real time every second of air time coun
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import subprocess
 import sys
 import time
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,7 @@ def drawing(n: int, lines: int = LINES) -> np.ndarray:
 
 
 def page_png(path: Path, n: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(~drawing(n)).convert("1").save(path, dpi=FINE_DPI)
     return path
 
@@ -58,6 +61,22 @@ def tiff_pages(path: Path) -> list[Page]:
 def is_page(got: Page, n: int) -> bool:
     want = drawing(n)
     return got.pixels.shape == want.shape and bool((got.pixels == want).all())
+
+
+def t30_frames(capture: str) -> list[tuple[str, str]]:
+    """(source address, frame name) of every T.30 frame tshark finds, repeats of one name from
+    one address (ECM frames, RCP) counted once."""
+    out = subprocess.run(
+        ["tshark", "-r", capture, "-d", "udp.port==6000,t38", "-Y", "t30",
+         "-T", "fields", "-e", "ip.src", "-e", "_ws.col.Info"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    frames = [
+        (line.split("\t")[0], name)
+        for line in out.splitlines()
+        for name in re.findall(r"HDLC Reassembled: ([A-Z]+) -", line)
+    ]
+    return [key for key, _ in groupby(frames)]
 
 
 class Process:
@@ -141,14 +160,14 @@ def run_machine(workdir: Path, *extra: str, speed: float, config: str = "") -> P
     steps at its prompt."""
     args = [sys.executable, "-m", "estudio190f.panel.cli", "run", "--headless", "--relay", "none",
             "--speed", str(speed), "--out", str(workdir / "out"), *extra]  # fmt: skip
+    workdir.mkdir(parents=True, exist_ok=True)
     if config:
         (workdir / "settings.toml").write_text(config)
         args += ["--config", str(workdir / "settings.toml")]
-    workdir.mkdir(parents=True, exist_ok=True)
     return Process(args, workdir, stdin=True)
 
 
-def spandsp(workdir: Path, *extra: str) -> Process:
+def spandsp_udptl(workdir: Path, *extra: str) -> Process:
     """SpanDSP's T.38 terminal behind a UDPTL socket (spandsp_udptl.py); its `udptl` line read."""
     workdir.mkdir(parents=True, exist_ok=True)
     process = Process([sys.executable, str(HARNESS), *extra], workdir)
