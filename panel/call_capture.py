@@ -9,8 +9,9 @@ its machine (`main`, a `device` name), a route's peer (`t38:HOST:PORT`, a SpanDS
 or its number. SID and PWD frames keep their length but their information field is written as
 spaces (`redact`): a password never reaches the file.
 
-The file is written as the calls go: records are whole, and the buffer is flushed after every
-T.30 frame, so a reader sees the dialogue up to the last frame; `close()` flushes the rest.
+The file is written as the calls go: records are whole, and the buffer is flushed a (virtual)
+second after a T.30 frame, so a reader sees the dialogue up to the last frame but a second;
+`close()` flushes the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
 from estudio190f.firmware.t30.frames import FrameError, parse_frame
 from estudio190f.firmware.t30.trace import SECRET_FRAMES
+from estudio190f.hw.clock import SECOND, Timer
 from estudio190f.hw.line import Call, LineInterface
 from estudio190f.hw.modem import FRAMES, Signal
 from estudio190f.hw.pcap import CallRecorder
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from .sim import Simulation
 
 CAPTURE_NAME = "calls.pcap"
+FLUSH_EVERY = 1 * SECOND  # virtual time from a T.30 frame to the flush that writes it out
 
 
 @runtime_checkable
@@ -63,6 +66,7 @@ class CallCaptureFile:
         self._file.flush()
         self._calls: dict[tuple[str, str], Call] = {}  # the last call between two stations
         self._names: dict[LineInterface, str] = {}
+        self._flush: Timer | None = None  # the flush due after the last T.30 frame
         self.signals = 0
         sim.network.taps.add(self._tap)
 
@@ -83,8 +87,14 @@ class CallCaptureFile:
                 self.capture.end_call(*pair)
             self._calls[pair] = call
         self.signals += 1
-        self._file.write(self.capture.signal(self.sim.clock.now, src, dst, signal))
-        if signal.kind == FRAMES:
+        now = self.sim.clock.now
+        self._file.write(self.capture.signal(now, src, dst, signal))
+        if signal.kind == FRAMES and self._flush is None:
+            self._flush = self.sim.clock.call_later(FLUSH_EVERY, self._flush_now, label="capture")
+
+    def _flush_now(self) -> None:
+        self._flush = None
+        if self._file is not None:
             self._file.flush()
 
     def _station(self, line: LineInterface | None) -> str:
@@ -103,6 +113,9 @@ class CallCaptureFile:
         return route.describe(call) if isinstance(route, NamesPeers) else "outside"
 
     def close(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         if self._file is not None:
             self.sim.network.taps.discard(self._tap)
             self._file.close()
