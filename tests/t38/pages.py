@@ -155,11 +155,13 @@ class Process:
             raise AssertionError(f"still running after {timeout} s: {self.output()}") from None
 
 
-def run_machine(workdir: Path, *extra: str, speed: float, config: str = "") -> Process:
+def run_machine(
+    workdir: Path, *extra: str, speed: float, config: str = "", prefix: tuple[str, ...] = ()
+) -> Process:
     """`estudio190f run --headless` in `workdir` (output in workdir/out), at `speed`, taking
-    steps at its prompt."""
-    args = [sys.executable, "-m", "estudio190f.panel.cli", "run", "--headless", "--relay", "none",
-            "--speed", str(speed), "--out", str(workdir / "out"), *extra]  # fmt: skip
+    steps at its prompt (`prefix`: what runs it, e.g. `ip netns exec NAME`)."""
+    args = [*prefix, sys.executable, "-m", "estudio190f.panel.cli", "run", "--headless",
+            "--relay", "none", "--speed", str(speed), "--out", str(workdir / "out"), *extra]  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
     if config:
         (workdir / "settings.toml").write_text(config)
