@@ -176,3 +176,17 @@ def test_a_replay_script_reaches_a_t38_peer_of_the_dial_plan(spandsp, tmp_path, 
     frames = t30_frames(str(tmp_path / "out" / "calls.pcap"))
     names = [name for _, name in frames]  # SpanDSP without ECM
     assert names == ["CSI", "DIS", "TSI", "DCS", "CFR", "EOP", "MCF", "DCN"]
+
+
+def test_a_t38_peer_that_never_answers_rings_out_and_the_machine_says_no_answer(tmp_path,
+                                                                                processes):  # fmt: skip
+    (silent,) = free_udp_ports(1)  # nobody listens there
+    page_png(tmp_path / "m" / "p1.png", 1)
+    machine = run_machine(tmp_path / "m", speed=20, config=peers(PEER, ("127.0.0.1", silent)))
+    processes(machine)
+    machine.wait_for("machine 5551234 ready", 30)
+    machine.step("adf load p1.png", 10)
+    machine.step(f"press {' '.join(PEER)} START", 10)
+    machine.step('until lcd "NO ANSWER" within 2m', 30)  # T0: 60 s of ring-back
+    machine.step("journal?", 10)
+    assert any(re.search(rf" TX +{PEER} +P000 NO ANSWER", line) for line in machine.lines)
