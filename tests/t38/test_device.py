@@ -144,3 +144,22 @@ def test_a_device_name_or_number_taken_is_a_script_error(spandsp, tmp_path, caps
     script.write_text(f"device far {FAR} spandsp-t38 habit=slow_answer\n")
     assert main(["replay", str(script), "--relay", "none"]) == 2
     assert "habits are for simulated machines" in capsys.readouterr().err
+
+
+def test_the_network_impairment_is_seeded(spandsp, tmp_path, capsys):
+    runs = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        folder = tmp_path / name
+        folder.mkdir()
+        status, out = replay_send(folder, capsys, "[t38]\nloss = 0.05\njitter = 20\n", seed)
+        assert status == 0, out
+        runs[name] = (folder / "out" / "far" / "events.jsonl").read_text()
+    assert runs["a"] == runs["b"]  # same seed, same drops and delays, same dialogue
+    assert runs["a"] != runs["c"]
+
+
+def test_a_spandsp_device_takes_no_key_steps(spandsp, tmp_path, capsys):
+    script = tmp_path / "press.txt"
+    script.write_text(f"device far {FAR} spandsp-t38\non far press START\n")
+    assert main(["replay", str(script), "--relay", "none"]) == 2
+    assert "far is a spandsp-t38 device, not a machine" in capsys.readouterr().err
