@@ -673,6 +673,9 @@ def _power(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     return []
 
 
+T38_DEVICE = "spandsp-t38"  # the device kind of SpanDSP's T.38 terminal (panel/t38_device.py)
+
+
 def _parse_device(rest: str, line: int) -> Args:
     parts = rest.split()
     if len(parts) < 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", parts[0]):
@@ -688,7 +691,7 @@ def _parse_device(rest: str, line: int) -> Args:
     habits: list[str] = []
     kind = "machine"
     for extra in parts[2:]:
-        if extra == T38_DEVICE:  # SpanDSP's T.38 terminal (panel/t38_device.py)
+        if extra == T38_DEVICE:
             kind = extra
             continue
         if not extra.startswith("habit="):
@@ -702,9 +705,6 @@ def _parse_device(rest: str, line: int) -> Args:
     if kind == T38_DEVICE and habits:
         raise ScriptError(f"device: habits are for simulated machines, not {T38_DEVICE}", line)
     return {"name": parts[0], "number": parts[1], "habits": habits, "kind": kind}
-
-
-T38_DEVICE = "spandsp-t38"
 
 
 @verb("device NAME NUMBER [spandsp-t38] [habit=NAME[,NAME...]]",
