@@ -28,6 +28,8 @@ SISTER = "e-STUDIO170F (sister model) manual"
 MANUAL = "e-STUDIO190F service manual"
 CHOICE = "not found in the sources; project choice"
 RFC5321 = "RFC 5321 4.5.3.2 / RFC 1123 5.3.2"
+T38_GATEWAYS = "ITU-T T.38 9.1 (redundancy); depths as common gateways use"
+T38_LOSS = ("0", "0.01", "0.02", "0.05", "0.1", "0.2")
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,17 @@ SETTINGS: tuple[Setting, ...] = (
          "The 2nd G3 board's model number, as the version screen and the function list show it."),
     _choice("polling.keep", "delete", "POLLED DOCUMENT", ("delete", "keep"), CHOICE,
             "After the polling document has been sent: DELETE it, or KEEP it for further polls."),
+    _int("t38.redundancy", 3, "T.38 REDUNDANCY", 0, 15, T38_GATEWAYS,
+         "Earlier packets each T.38 (UDPTL) datagram repeats for indicators and V.21 control "
+         "packets; 0 turns redundancy off for image data too."),
+    _int("t38.image_redundancy", 1, "T.38 IMAGE REDUND.", 0, 15, T38_GATEWAYS,
+         "Earlier packets repeated in bulk image datagrams (non-ECM data, ECM frames); at most "
+         "t38.redundancy."),
+    _choice("t38.loss", "0", "T.38 PACKET LOSS", T38_LOSS, CHOICE + " (network impairment for tests)",
+            "Fraction of T.38 datagrams the network drops, each way (seeded from --seed)."),
+    _int("t38.jitter", 0, "T.38 JITTER", 0, 1000, CHOICE + " (network impairment for tests)",
+         "Each T.38 datagram is delayed by 0 to this many ms, each way (so reordered within "
+         "it); the reorder window grows to cover it.", "ms"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

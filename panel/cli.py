@@ -97,6 +97,18 @@ def _number(text: str) -> str:
     return text
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """`[HOST:]PORT` (HOST an IPv4 address or a name; default loopback)."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    if not (port.isascii() and port.isdigit() and int(port) <= 65535) or (sep and not host):
+        raise argparse.ArgumentTypeError(
+            f"give [HOST:]PORT with PORT 0 to 65535, not {text[:40]!r}"
+        )
+    return host, int(port)
+
+
 def _secret(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -173,6 +185,15 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
         help="start from a snapshot (docs/snapshots.md) instead of a machine fresh from the box",
     )
     run.add_argument(
+        "--t38",
+        type=_host_port,
+        metavar="[HOST:]PORT",
+        help="take T.38 (UDPTL) calls there (loopback unless a host is given; port 0 = any)",
+    )
+    run.add_argument(
+        "--capture", action="store_true", help="write every call to --out/calls.pcap (T.38)"
+    )
+    run.add_argument(
         "--documents",
         type=Path,
         action="append",
@@ -199,6 +220,9 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="record what the scripts visited to FILE (JSON; docs/coverage.md)",
+    )
+    replay.add_argument(
+        "--capture", action="store_true", help="write every call to --out/calls.pcap (T.38)"
     )
     replay.add_argument(
         "--relay",
@@ -344,6 +368,21 @@ def _load_config(path: Path | None) -> SettingsFile | None:
 SETTINGS_FILE_LIMIT = 1 << 20  # bytes; a settings file is a few hundred
 
 
+def _check_t38_peers(settings: SettingsFile | None) -> None:
+    """Every t38 peer of `[line.peers]` resolves (to IPv4), or a usage error naming it."""
+    if settings is None:
+        return
+    from estudio190f.hw.udp_port import PeerError, resolve_ipv4
+
+    for number, peer in settings.peers.items():
+        if peer.kind != "t38":
+            continue
+        try:
+            resolve_ipv4(peer.host, peer.port)
+        except PeerError as exc:
+            raise UsageError(f"[line.peers] {number}: {exc}") from None
+
+
 # -- replay ------------------------------------------------------------------------------------
 
 
@@ -380,6 +419,9 @@ def check_restore(args: argparse.Namespace) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     check_restore(args)
     settings = _load_config(args.config)
+    _check_t38_peers(settings)
+    if args.capture and args.out is None:
+        raise UsageError("--capture needs --out DIR (the capture is DIR/calls.pcap)")
     if args.out is not None:
         output_folder("--out", args.out)
     if args.junit is not None:
@@ -405,6 +447,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     relay=args.relay == "default",
                     secrets=secrets,
                     restore=args.restore,
+                    capture=args.capture,
                 )  # fmt: skip
             )
             if recorder is not None:
@@ -475,6 +518,7 @@ def replay_one(
     relay: bool = True,
     secrets: dict[str, str] | None = None,
     restore: Path | None = None,
+    capture: bool = False,
 ) -> ScriptResult:
     from .interpreter import ExpectationFailed, Interpreter, run_step
     from .script import ScriptError, parse_script
@@ -499,10 +543,17 @@ def replay_one(
         result.status, result.message = "error", f"line {exc.line}: {exc.message}"
         print(f"ERROR {path}:{exc.line}: {exc.message}", file=sys.stderr)
         return result
-    if restore is None:
-        sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
-    else:
-        sim = Simulation(out_dir=out, boot=False)  # the snapshot's machines replace it
+    from estudio190f.hw.udp_port import PeerError
+
+    try:
+        if restore is None:
+            sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
+        else:
+            sim = Simulation(out_dir=out, boot=False)  # the snapshot's machines replace it
+    except PeerError as exc:
+        result.status, result.message = "error", str(exc)
+        print(f"ERROR {path}: {exc}", file=sys.stderr)
+        return result
     start = sim.clock.now
     step: Step | None = None
     try:
@@ -513,6 +564,10 @@ def replay_one(
             except SnapshotError as exc:
                 raise ScriptError(f"--restore: {exc}") from None
             start = sim.clock.now
+        if capture and out is not None:
+            from .call_capture import CAPTURE_NAME
+
+            sim.start_capture(out / CAPTURE_NAME)
         if relay:
             sim.start_relay(out / "mail" if out is not None else None)
         interp.script_deadline = start + SCRIPT_TIME.value
@@ -655,12 +710,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     import sqlite3
     from datetime import datetime
 
+    from estudio190f.hw.udp_port import PeerError
+
     from .interpreter import Interpreter, Recorder
     from .runner import Runner, parse_speed
     from .sim import Simulation
 
     check_restore(args)
     settings = _load_config(args.config)
+    _check_t38_peers(settings)
     output_folder("--out", args.out)
     if args.state is not None:
         output_folder("--state", args.state)
@@ -695,6 +753,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 number=args.number,
                 start_time=start_time,
             )
+    except PeerError as exc:
+        raise UsageError(str(exc)) from None
     except (OSError, sqlite3.Error) as exc:
         where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -715,6 +775,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             endpoints = start_endpoints(args, sim, runner, interp, settings, announced, documents)
         except (OSError, ValueError) as exc:
             raise UsageError(str(exc)) from None
+        if args.capture:
+            from .call_capture import CAPTURE_NAME
+
+            sim.start_capture(args.out / CAPTURE_NAME, int(start_time.timestamp()) * 1_000_000)
         print(
             f"machine {sim.main.number} ready; output in {args.out}"
             + (
@@ -801,6 +865,13 @@ def start_endpoints(
             )  # fmt: skip
             endpoints.append(modem)
             announce(f"modem pty {modem.link} number {args.modem_number}")
+        if getattr(args, "t38", None) is not None:
+            try:
+                host, port = sim.listen_t38(*args.t38)
+            except OSError as exc:
+                where = ":".join(map(str, args.t38))
+                raise ValueError(f"--t38 {where}: cannot listen: {exc.strerror or exc}") from None
+            announce(f"t38 udptl {host}:{port}")
     except BaseException:
         # the caller never sees the list: close what is open (a pty symlink, a listener)
         for opened in reversed(endpoints):

@@ -684,12 +684,15 @@ def _power(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     return []
 
 
+T38_DEVICE = "spandsp-t38"  # the device kind of SpanDSP's T.38 terminal (panel/t38_device.py)
+
+
 def _parse_device(rest: str, line: int) -> Args:
     parts = rest.split()
     if len(parts) < 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", parts[0]):
         raise ScriptError(
-            "device takes: device NAME NUMBER [habit=NAME[,NAME...]] (a name of letters, "
-            "digits, - and _, at most 32)",
+            "device takes: device NAME NUMBER [spandsp-t38] [habit=NAME[,NAME...]] (a name of "
+            "letters, digits, - and _, at most 32)",
             line,
         )
     if not re.fullmatch(r"[0-9]{1,20}", parts[1]):
@@ -697,7 +700,11 @@ def _parse_device(rest: str, line: int) -> Args:
     if parts[0] == "main":
         raise ScriptError("the name main is the machine under test", line)
     habits: list[str] = []
+    kind = "machine"
     for extra in parts[2:]:
+        if extra == T38_DEVICE:
+            kind = extra
+            continue
         if not extra.startswith("habit="):
             raise ScriptError(f"device: unexpected {extra[:40]!r} (habit=NAME[,NAME...])", line)
         names = [n for n in extra.removeprefix("habit=").split(",") if n]
@@ -706,17 +713,28 @@ def _parse_device(rest: str, line: int) -> Args:
         except ValueError as exc:
             raise ScriptError(f"device: {exc}", line) from None
         habits.extend(names)
-    return {"name": parts[0], "number": parts[1], "habits": habits}
+    if kind == T38_DEVICE and habits:
+        raise ScriptError(f"device: habits are for simulated machines, not {T38_DEVICE}", line)
+    return {"name": parts[0], "number": parts[1], "habits": habits, "kind": kind}
 
 
-@verb("device NAME NUMBER [habit=NAME[,NAME...]]",
-      "boot another machine on the same line (a far end with habits: docs/t30.md)",
+@verb("device NAME NUMBER [spandsp-t38] [habit=NAME[,NAME...]]",
+      "boot another machine on the same line (a far end with habits: docs/t30.md); "
+      "spandsp-t38: SpanDSP's T.38 fax terminal there instead (docs/t38.md)",
       _parse_device, records=True, remote=False)  # fmt: skip
 def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     name, number = step.args["name"], step.args["number"]
     sim = ctx.sim
-    if name in sim.machines:
+    if name in sim.machines or name in sim.far_ends:
         raise ScriptError(f"a machine named {name!r} exists already", step.line)
+    if step.args.get("kind") == T38_DEVICE:
+        from estudio190f.hw.spandsp import SpanDspMissing
+
+        try:
+            sim.add_t38_device(name, number)
+        except (ValueError, SpanDspMissing) as exc:
+            raise ScriptError(f"device {name}: {exc}", step.line) from None
+        return []
     try:
         machine = sim.add_machine(name, number=number, boot=False)
     except ValueError as exc:

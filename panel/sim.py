@@ -25,14 +25,20 @@ from estudio190f.firmware.settings import (
 )
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock, Timer
-from estudio190f.hw.line import PhoneNetwork
+from estudio190f.hw.line import LineInterface, PhoneNetwork
 from estudio190f.hw.rtc import FACTORY_TIME
 from estudio190f.hw.second_line import SecondLine
 
 from .outputs import OutputWriter
 
 if TYPE_CHECKING:
+    from estudio190f.firmware.settings import Peer
+    from estudio190f.hw.t38_route import T38Settings, UdpT38Route
+    from estudio190f.hw.udp_port import Address
+
+    from .call_capture import CallCaptureFile
     from .snapshot import Restored, SnapshotInfo
+    from .t38_device import SpanDspT38Device
 
 BOOT_LIMIT = 120 * SECOND
 
@@ -236,12 +242,17 @@ class Simulation:
         # Called after a snapshot was restored into this simulation: whoever listens to its
         # machines from the operator's side (a console, the prompt) attaches to them again.
         self.restored: list[Callable[[], None]] = []
+        self.t38: UdpT38Route | None = None  # T.38 over UDP: the dial plan's peers, run --t38
+        self.far_ends: dict[str, SpanDspT38Device] = {}  # device NAME NUMBER spandsp-t38
+        self.capture: CallCaptureFile | None = None  # --capture
         if isinstance(settings_file, Path):
             settings_file = load_settings_file(settings_file)
         self.main = self.add_machine(
             "main", number=number, state_dir=self.state_dir, out_dir=self.out_dir,
             settings_file=settings_file, boot=boot,
         )  # fmt: skip
+        if settings_file is not None:
+            self.route_t38_peers(settings_file.peers)
 
     def add_machine(
         self,
@@ -359,9 +370,83 @@ class Simulation:
             raise error
         owner.firmware.internal_fault(timer.label or getattr(timer.fn, "__qualname__", "?"), error)
 
+    # -- T.38: routes, far ends, captures (docs/t38.md) ------------------------------------------
+    def t38_settings(self, line: LineInterface) -> T38Settings:
+        """The `t38.*` settings of the machine on `line` (the main machine's for any other
+        station), for a T.38 session of its call."""
+        from estudio190f.hw.t38_route import T38Settings
+
+        machine = next((m for m in self.machines.values() if m.board.line is line), self.main)
+        settings = machine.firmware.settings
+        return T38Settings.from_values(
+            settings.number("t38.redundancy"), settings.number("t38.image_redundancy"),
+            float(settings.text("t38.loss")), settings.number("t38.jitter"),
+        )  # fmt: skip
+
+    def t38_route(self) -> UdpT38Route:
+        """The route to T.38 peers over UDP (made on first use; calls from peers ring main)."""
+        if self.t38 is None:
+            from estudio190f.hw.t38_route import UdpT38Route
+
+            self.t38 = UdpT38Route(
+                self.clock, self.network, settings_for=self.t38_settings,
+                answer_number=lambda: self.main.number, log=self.main.board.log, seed=self.seed,
+            )  # fmt: skip
+            self.closers.append(self.t38.close)
+        return self.t38
+
+    def listen_t38(self, host: str = "127.0.0.1", port: int = 0) -> Address:
+        """`run --t38 [HOST:]PORT`: T.38 sessions from peers there are calls to main."""
+        return self.t38_route().listen(host, port)
+
+    def route_t38_peers(self, peers: dict[str, Peer]) -> None:
+        """`[line.peers]` of kind t38: dialling such a number opens a T.38 session to the peer.
+        A host that does not resolve (to IPv4) is a `PeerError`."""
+        from estudio190f.hw.udp_port import PeerError, resolve_ipv4
+
+        for number, peer in peers.items():
+            if peer.kind != "t38":
+                continue
+            address = resolve_ipv4(peer.host, peer.port)
+            try:
+                self.t38_route().add_peer(number, address)
+            except ValueError as exc:
+                raise PeerError(f"[line.peers] {number}: {exc}") from None
+
+    def add_t38_device(self, name: str, number: str) -> SpanDspT38Device:
+        """`device NAME NUMBER spandsp-t38`: SpanDSP's T.38 terminal at `number`."""
+        import zlib
+
+        from .t38_device import SpanDspT38Device
+
+        if name in self.machines or name in self.far_ends:
+            raise ValueError(f"a machine named {name!r} exists already")
+        if number in self.network.lines or number in self.network.routes:
+            raise ValueError(f"number {number} is taken on this network")
+        device = SpanDspT38Device(
+            self.clock, self.network, name, number, settings_for=self.t38_settings,
+            out_dir=self.out_dir / name if self.out_dir is not None else None,
+            seed=self.seed * 7919 + zlib.crc32(name.encode()),
+        )  # fmt: skip
+        self.far_ends[name] = device
+        self.closers.append(device.close)
+        return device
+
+    def start_capture(self, path: Path, epoch: int | None = None) -> CallCaptureFile:
+        """`--capture`: every call from now on, whatever carries it, into the pcap at `path`
+        (`epoch`: µs since 1970 of the simulation's start; default its start time as UTC)."""
+        from .call_capture import CallCaptureFile
+
+        if self.capture is None:
+            self.capture = CallCaptureFile(self, path, epoch)
+            self.closers.insert(0, self.capture.close)  # closed last
+        return self.capture
+
     def machine(self, name: str | None) -> Machine:
         if name is None or name == "main":
             return self.main
+        if name in self.far_ends:
+            raise KeyError(f"{name} is a {self.far_ends[name].kind} device, not a machine")
         try:
             return self.machines[name]
         except KeyError:
