@@ -31,7 +31,7 @@ from estudio190f.firmware.t30.trace import describe
 from estudio190f.firmware.tiff_f import write_tiff_f
 from estudio190f.hw.audio_modem import BLOCK, AudioReceiver
 from estudio190f.hw.modem import CARRIER_OFF, CARRIER_ON, DATA, FRAMES
-from estudio190f.hw.spandsp_modems import SpanDspMissing
+from estudio190f.hw.spandsp import SpanDspMissing
 from estudio190f.hw.wav import WavAudio, WavError, read_wav_file
 
 POST_PAGE = ("MPS", "EOP", "EOM", "PRI-MPS", "PRI-EOP", "PRI-EOM")

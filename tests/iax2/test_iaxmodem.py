@@ -32,9 +32,10 @@ from estudio190f.firmware.page import Page
 from estudio190f.firmware.tiff_f import write_tiff_f
 from estudio190f.hw.iax2 import CallEnded, CallState, IncomingCall, PeerRegistered
 from estudio190f.hw.iax2_frames import Format
+from estudio190f.hw.spandsp import FaxTerminal
 
 from .harness import IAXMODEM_NUMBER, PEER_NAME, PEER_SECRET, IaxModem, Trunk
-from .spandsp_fax import T30_ERR_OK, SpanDspFax, need_spandsp
+from .spandsp_fax import T30_ERR_OK, fax_terminal, need_spandsp
 
 MACHINE_NUMBER = "5551234"  # the number our endpoint answers
 EFAX_HEADER_ROWS = 28  # efax: 20 blank rows above the page, its header text on rows 4-27
@@ -109,9 +110,9 @@ def remove_stale_lock(device: Path) -> None:
         pass  # alive, someone else's
 
 
-def assert_one_page_at_14400(terminal: SpanDspFax, trunk: Trunk, *, sent: bool) -> None:
+def assert_one_page_at_14400(terminal: FaxTerminal, trunk: Trunk, *, sent: bool) -> None:
     """Phase E went well, one page at V.17 14400 (no fallback: the audio was clean)."""
-    stats = terminal.statistics
+    stats = terminal.stats()
     what = (
         f"result {terminal.result}, {stats.bit_rate} bit/s, pages tx {stats.pages_tx} rx "
         f"{stats.pages_rx}, bad rows {stats.bad_rows}; frames up to {trunk.late * 1000:.0f} ms late"
@@ -144,17 +145,17 @@ def test_iaxmodem_registers_with_the_md5_challenge_and_its_secret_stays_out_of_l
 @pytest.mark.slow
 def test_efax_sends_chart_1_through_iaxmodem_to_our_endpoint(place: Path, trunk: Trunk) -> None:
     need_program("efax", "efix")
-    lib = need_spandsp()
+    need_spandsp()
     source = chart(1)
     page = place / "page.tif"
     with open(page, "wb") as out:
         subprocess.run(["efix", "-i", "pbm", "-o", "tiffg3", str(need_testdata("ccitt", "itu1.pbm"))],
                        stdout=out, stderr=subprocess.DEVNULL, check=True)  # fmt: skip
     received = place / "received.tif"
-    terminals: list[SpanDspFax] = []
+    terminals: list[FaxTerminal] = []
 
-    def receiver() -> SpanDspFax:
-        terminals.append(SpanDspFax(lib, calling=False, ident=MACHINE_NUMBER, rx_file=received))
+    def receiver() -> FaxTerminal:
+        terminals.append(fax_terminal(calling=False, ident=MACHINE_NUMBER, rx_file=received))
         return terminals[-1]
 
     trunk.answer_with(MACHINE_NUMBER, receiver)
@@ -197,11 +198,11 @@ def test_efax_sends_chart_1_through_iaxmodem_to_our_endpoint(place: Path, trunk:
 @pytest.mark.slow
 def test_our_endpoint_calls_iaxmodem_and_efax_receives_the_page(place: Path, trunk: Trunk) -> None:
     need_program("efax", "efix")
-    lib = need_spandsp()
+    need_spandsp()
     document, source = standard_chart(place)
     modem = started_modem(place, trunk, "slinear")
     log_path = place / "efax.log"
-    sender = SpanDspFax(lib, calling=True, ident=MACHINE_NUMBER, tx_file=document)
+    sender = fax_terminal(calling=True, ident=MACHINE_NUMBER, tx_file=document)
     try:
         with open(log_path, "w") as log:
             efax = subprocess.Popen(
@@ -237,13 +238,13 @@ def test_our_endpoint_calls_iaxmodem_and_efax_receives_the_page(place: Path, tru
 @pytest.mark.slow
 def test_hylafax_faxsend_sends_through_iaxmodem_to_our_endpoint(place: Path, trunk: Trunk) -> None:
     need_program("faxsend")
-    lib = need_spandsp()
+    need_spandsp()
     document, source = standard_chart(place)
     received = place / "received.tif"
-    terminals: list[SpanDspFax] = []
+    terminals: list[FaxTerminal] = []
 
-    def receiver() -> SpanDspFax:
-        terminals.append(SpanDspFax(lib, calling=False, ident=MACHINE_NUMBER, rx_file=received))
+    def receiver() -> FaxTerminal:
+        terminals.append(fax_terminal(calling=False, ident=MACHINE_NUMBER, rx_file=received))
         return terminals[-1]
 
     trunk.answer_with(MACHINE_NUMBER, receiver)
@@ -276,7 +277,7 @@ def test_hylafax_faxgetty_on_iaxmodem_receives_what_our_endpoint_sends(
     place: Path, trunk: Trunk
 ) -> None:
     need_program("faxgetty")
-    lib = need_spandsp()
+    need_spandsp()
     document, source = standard_chart(place)
     modem = started_modem(place, trunk, "slinear")
     spool = place / "spool"
@@ -300,14 +301,14 @@ def test_hylafax_faxgetty_on_iaxmodem_receives_what_our_endpoint_sends(
     getty = subprocess.Popen(["faxgetty", "-q", str(spool), str(modem.device)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     status = spool / "status" / devid
-    sender: SpanDspFax | None = None
+    sender: FaxTerminal | None = None
     try:
         trunk.run_until(lambda: status.exists() and "idle" in status.read_text(), 30,
                         "faxgetty to be running and idle")  # fmt: skip
         # faxgetty reset the modem (ATZ, ATH); iaxmodem refuses calls ("Busy") for 5 s after.
         deadline = time.monotonic() + 30
         while True:
-            sender = SpanDspFax(lib, calling=True, ident=MACHINE_NUMBER, tx_file=document)
+            sender = fax_terminal(calling=True, ident=MACHINE_NUMBER, tx_file=document)
             call = trunk.dial(modem.address, IAXMODEM_NUMBER, sender)
             trunk.run_until(lambda c=call: trunk.endpoint.call_info(c).state in
                             (CallState.UP, CallState.DOWN), 20, "an answer")  # fmt: skip
