@@ -104,6 +104,10 @@ MENU = Item("FUNCTION", children=(
     Item("SETUP", children=(
         S("modem.top_speed"), S("modem.ecm"), S("modem.coding"), S("paper.size"),
         S("paper.capacity"), S("feeder.capacity"), S("memory.size_kb"), S("panel.timeout"),
+        Item("LINE", children=(
+            S("line.mode"), S("line.snr_db"), S("line.attenuation_db"), S("line.echo_ms"),
+            S("line.echo_db"),
+        )),
     )),
     Item("MAINTENANCE", children=(
         Item("FIRMWARE VERSION", action="version"),

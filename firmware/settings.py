@@ -175,6 +175,18 @@ SETTINGS: tuple[Setting, ...] = (
          "Sent as PWD when this machine polls; when set, a machine polling this one must send it. Never shown."),
     _choice("polling.keep", "delete", "POLLED DOCUMENT", ("delete", "keep"), CHOICE,
             "After the polling document has been sent: DELETE it, or KEEP it for further polls."),
+    _choice("line.mode", "signal", "LINE MODE", ("signal", "audio"), CHOICE + " (issue 16)",
+            "How calls travel: SIGNAL as modem signals (fast), AUDIO as 8 kHz sound through the modem "
+            "chip (SpanDSP), recorded under calls/. The machine under test's value is the simulation's; "
+            "`run`/`replay --line` win over it."),
+    _int("line.snr_db", 21, "NOISE SNR", 0, 60, CHOICE + "; docs/audio.md (at 21 dB V.17 14400 fails TCF, 12000 passes)",
+         "Audio line: while the line.noise fault is set, white noise this many dB below the received signal.", "dB"),
+    _int("line.attenuation_db", 0, "LINE LOSS", 0, 40, CHOICE,
+         "Audio line: the local loop's loss, both ways.", "dB"),
+    _int("line.echo_ms", 0, "ECHO DELAY", 0, 500, CHOICE,
+         "Audio line: the station hears its own sound back this much later (0: no echo).", "ms"),
+    _int("line.echo_db", 20, "ECHO LOSS", 0, 60, CHOICE,
+         "Audio line: how far below the station's own sound its echo comes back.", "dB"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

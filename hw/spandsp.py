@@ -385,6 +385,11 @@ class _T30Terminal:
         return self.result is not None
 
     @property
+    def closed(self) -> bool:
+        """Its state was freed (`close`): it neither sends nor hears any more."""
+        return not self._alive()
+
+    @property
     def result_text(self) -> str:
         return "in progress" if self.result is None else result_text(self.result)
 

@@ -125,6 +125,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _line_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--line",
+        choices=("signal", "audio"),
+        help="how calls travel: as modem signals (signal, the default) or as 8 kHz sound through "
+        "SpanDSP's modems, each call recorded under OUT/calls/ (audio); wins over [line] mode",
+    )
+
+
+def _iax2_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    host = host.strip("[]") or "127.0.0.1"
+    if not (port.isascii() and port.isdigit() and 0 <= int(port) <= 65535):
+        raise argparse.ArgumentTypeError(f"give --iax2 as [HOST:]PORT, not {text[:40]!r}")
+    return host, int(port)
+
+
 def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--config", type=Path, help="settings file (TOML) applied over NVRAM")
     run.add_argument("--state", type=Path, help="NVRAM directory (default: memory only)")
@@ -173,6 +192,14 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
         help="a folder console clients may load documents from (repeatable; default: the "
         "current folder)",
     )
+    _line_argument(run)
+    run.add_argument(
+        "--iax2",
+        type=_iax2_address,
+        metavar="[HOST:]PORT",
+        help="a PBX trunk: an IAX2 endpoint on UDP (loopback unless a host is given; port 0 = "
+        "any); its peers call the simulation's numbers, [line.peers] iax2 numbers are called",
+    )
 
 
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
@@ -196,6 +223,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
         help="the value of `type {secret KEY}` in the scripts (repeatable; else the environment "
         "variable ESTUDIO190F_SECRET_KEY)",
     )
+    _line_argument(replay)
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -325,6 +353,20 @@ def _load_config(path: Path | None) -> SettingsFile | None:
 SETTINGS_FILE_LIMIT = 1 << 20  # bytes; a settings file is a few hundred
 
 
+def _need_line(line: str | None, settings: SettingsFile | None) -> None:
+    """The audio line needs SpanDSP: where it is missing, one line saying what to install."""
+    wanted = line or (settings.values.get("line.mode") if settings is not None else None)
+    if wanted != "audio":
+        return
+    from estudio190f.hw.spandsp import SpanDspMissing, load_spandsp
+
+    try:
+        load_spandsp()
+    except SpanDspMissing as exc:
+        where = "--line audio" if line else '[line] mode = "audio"'
+        raise UsageError(f"{where} needs SpanDSP: {exc}") from None
+
+
 # -- replay ------------------------------------------------------------------------------------
 
 
@@ -340,6 +382,7 @@ class ScriptResult:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _load_config(args.config)
+    _need_line(args.line, settings)
     if args.out is not None:
         output_folder("--out", args.out)
     if args.junit is not None:
@@ -354,7 +397,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
             out = args.out / name if several else args.out
         results.append(
             replay_one(
-                path, settings, out, args.seed, relay=args.relay == "default", secrets=secrets
+                path,
+                settings,
+                out,
+                args.seed,
+                relay=args.relay == "default",
+                secrets=secrets,
+                line=args.line,
             )  # fmt: skip
         )
     if args.junit is not None:
@@ -389,6 +438,7 @@ def replay_one(
     seed: int,
     relay: bool = True,
     secrets: dict[str, str] | None = None,
+    line: str | None = None,
 ) -> ScriptResult:
     from .interpreter import ExpectationFailed, Interpreter, run_step
     from .script import ScriptError, parse_script
@@ -412,7 +462,7 @@ def replay_one(
         result.status, result.message = "error", f"line {exc.line}: {exc.message}"
         print(f"ERROR {path}:{exc.line}: {exc.message}", file=sys.stderr)
         return result
-    sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
+    sim = Simulation(seed=seed, out_dir=out, settings_file=settings, line=line)
     start = sim.clock.now
     step: Step | None = None
     try:
@@ -557,6 +607,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .sim import Simulation
 
     settings = _load_config(args.config)
+    _need_line(args.line, settings)
     output_folder("--out", args.out)
     if args.state is not None:
         output_folder("--state", args.state)
@@ -581,6 +632,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             settings_file=settings,
             number=args.number,
             start_time=start_time,
+            line=args.line,
         )
     except (OSError, sqlite3.Error) as exc:
         where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"

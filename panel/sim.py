@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from estudio190f.firmware.directory import Directory, Entry
 from estudio190f.firmware.machine import Firmware
@@ -24,10 +24,33 @@ from estudio190f.firmware.settings import (
 )
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
-from estudio190f.hw.line import PhoneNetwork
+from estudio190f.hw.line import LineInterface, PhoneNetwork
 from estudio190f.hw.rtc import FACTORY_TIME
 
 from .outputs import OutputWriter
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from estudio190f.hw.audio_call import AudioCarriage
+    from estudio190f.hw.audio_line import LoopImpairments
+
+    from .recordings import CallRecordings
+
+LINE_MODES = ("signal", "audio")
+
+
+class FarEnd(Protocol):
+    """A station on the line that is not one of our machines (`device NAME NUMBER spandsp`):
+    it answers calls by itself, and sends a document when told (`on NAME send NUMBER FILE`)."""
+
+    number: str
+
+    def send(self, number: str, document: Path) -> None:
+        """Call `number` and send `document` (a TIFF file)."""
+
+    def close(self) -> None: ...
+
 
 BOOT_LIMIT = 120 * SECOND
 
@@ -79,7 +102,10 @@ class Machine:
             settings.set("machine.number", number)
 
     def _setting_changed(self, key: str, value: Value | None) -> None:
-        """The line follows the machine's number (FUNCTION 2 1, or a factory reset)."""
+        """The line follows the machine's number (FUNCTION 2 1, or a factory reset); the machine
+        under test's line mode is the simulation's."""
+        if key in ("line.mode", "*") and self.sim.machines.get("main") is self:
+            self.sim.line_mode_changed(self)
         line = self.board.line
         network = self.sim.network
         if key not in ("machine.number", "*") or line is None:
@@ -159,7 +185,12 @@ class Simulation:
         number: str | None = None,
         start_time: datetime = FACTORY_TIME,
         boot: bool = True,
+        line: str | None = None,
     ) -> None:
+        """`line` ("signal" or "audio") wins over the settings' `line.mode` (as `--line` does);
+        the audio line needs SpanDSP (`SpanDspMissing` says what to install)."""
+        if line is not None and line not in LINE_MODES:
+            raise ValueError(f"the line is signal or audio, not {line!r}")
         self.clock = Clock()
         self.seed = seed
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -169,12 +200,20 @@ class Simulation:
         self.machines: dict[str, Machine] = {}
         self.relay: Any = None
         self.closers: list[Callable[[], None]] = []
+        self.devices: dict[str, FarEnd] = {}  # far ends that are not machines, by name
+        self.audio: AudioCarriage | None = None  # the audio line, once a call needs it
+        self.recordings: dict[LineInterface, CallRecordings] = {}  # where each line's calls go
+        self.line_mode = "signal"
         if isinstance(settings_file, Path):
             settings_file = load_settings_file(settings_file)
         self.main = self.add_machine(
             "main", number=number, state_dir=self.state_dir, out_dir=self.out_dir,
             settings_file=settings_file, boot=boot,
         )  # fmt: skip
+        if line is not None and self.main.firmware.settings.text("line.mode") != line:
+            self.main.firmware.settings.set("line.mode", line)  # the listener sets the mode
+        else:
+            self.line_mode_changed(self.main)
 
     def add_machine(
         self,
@@ -186,7 +225,7 @@ class Simulation:
         settings_file: SettingsFile | None = None,
         boot: bool = True,
     ) -> Machine:
-        if name in self.machines:
+        if name in self.machines or name in self.devices:
             raise ValueError(f"a machine named {name!r} exists already")
         if out_dir is None and self.out_dir is not None and name != "main":
             out_dir = self.out_dir / name
@@ -203,6 +242,72 @@ class Simulation:
         if boot:
             self.boot(machine)
         return machine
+
+    # -- the audio line ---------------------------------------------------------------------------
+    def line_mode_changed(self, main: Machine) -> None:
+        """The machine under test's `line.mode` is the simulation's: calls placed from now on
+        travel that way. The audio line needs SpanDSP: SpanDspMissing otherwise."""
+        mode = main.firmware.settings.text("line.mode")
+        if mode == self.line_mode:
+            return
+        if mode == "audio":
+            self.audio_line().mode = "audio"
+        elif self.audio is not None:
+            self.audio.mode = mode
+        self.line_mode = mode
+        main.board.log.emit("line", "mode", mode=mode)
+
+    def audio_line(self) -> AudioCarriage:
+        """The exchange's audio carriage (made the first time: SpanDSP loaded then)."""
+        if self.audio is None:
+            from estudio190f.hw.audio_call import AudioCarriage
+            from estudio190f.hw.spandsp import load_spandsp
+
+            load_spandsp()
+            self.audio = AudioCarriage(self.network, mode=self.line_mode, seed=self.seed,
+                                       loop_of=self._loop_of)  # fmt: skip
+            self.audio.recordings.add(self._recorded)
+        return self.audio
+
+    def record_calls(self, line: LineInterface, folder: Path | None) -> None:
+        """Write the calls of `line` (a station without a board: a SpanDSP device) there."""
+        from .recordings import CallRecordings
+
+        if folder is not None:
+            self.recordings[line] = CallRecordings(folder / "calls")
+
+    def _loop_of(self, line: LineInterface) -> LoopImpairments:
+        """A station's local loop on the audio line, from its settings."""
+        from estudio190f.hw.audio_call import default_loop
+        from estudio190f.hw.audio_line import LoopImpairments
+
+        machine = next((m for m in self.machines.values() if m.board.line is line), None)
+        if machine is None:
+            return default_loop(line)
+        settings = machine.firmware.settings
+        echo_ms = settings.number("line.echo_ms")
+        return LoopImpairments(
+            snr_db=float(settings.number("line.snr_db")) if line.noise else None,
+            attenuation_db=float(settings.number("line.attenuation_db")),
+            echo_delay_ms=float(echo_ms),
+            echo_db=float(settings.number("line.echo_db")) if echo_ms else None,
+        )
+
+    def _recorded(self, line: LineInterface, samples: np.ndarray) -> None:
+        recordings = self.recordings.get(line)
+        if recordings is None:
+            machine = next((m for m in self.machines.values() if m.board.line is line), None)
+            if machine is None or machine.outputs is None:
+                return
+            from .recordings import CallRecordings
+
+            recordings = self.recordings[line] = CallRecordings(machine.outputs.dir / "calls")
+        path = recordings.save(samples)
+        machine = next((m for m in self.machines.values() if m.board.line is line), None)
+        if machine is not None:
+            machine.board.log.emit(
+                "line", "recorded", file=path.name, seconds=round(samples.shape[0] / 8000, 2)
+            )
 
     def boot(self, machine: Machine) -> None:
         """Power on and run until standby and warmed up; then set the machine's clock."""
@@ -270,6 +375,8 @@ class Simulation:
             ) from None
 
     def close(self) -> None:
+        for device in self.devices.values():
+            device.close()
         for closer in reversed(self.closers):
             closer()
         self.closers.clear()
