@@ -46,7 +46,7 @@ from .audio_line import (
     LoopImpairments,
     exchange_tone,
 )
-from .audio_modem import US_PER_SAMPLE, AudioModemChip, AudioTransmitter
+from .audio_modem import ECHO_GUARD_US, US_PER_SAMPLE, AudioModemChip, AudioTransmitter
 from .clock import MS, Clock, Timer
 from .line import DIAL_TONE_WAIT, Call, LineEvent, LineInterface, PhoneNetwork
 from .listeners import Listeners
@@ -223,6 +223,10 @@ class AudioCarriage:
         a, b = stations[0], stations[1]
         assert a is not None and b is not None
         loops = [self.loop_of(leg.line) for leg in legs] + [LoopImpairments()]
+        for leg, loop in zip(legs, loops, strict=False):
+            if leg.chip is not None and loop.echo_db is not None:  # deaf to its echo, no longer
+                guard = ECHO_GUARD_US + int(loop.echo_delay_ms * MS)
+                leg.chip.echo_guard = guard // US_PER_SAMPLE
         self._count += 1
         link = AudioLink(a, b, start_us=now, a_loop=loops[0], b_loop=loops[1],
                          seed=self.seed * 1_000_003 + self._count)  # fmt: skip

@@ -101,6 +101,12 @@ FIRST_BIT_SAMPLE = {
 }
 BAUD = {"V.21": 300, "V.27ter/2400": 1200, "V.27ter/4800": 1600, "V.29": 2400, "V.17": 2400}
 
+# A V.21 carrier's first frame comes after the modem's preamble (T.30 5.3.1: 1 s +-15 %); this
+# much of it is sounded as soon as the carrier starts, so that a line that waits for content
+# (not live) still carries the preamble at once and the far end hears the carrier begin as it
+# does on the signal line. 32 flags = 853 ms, within the shortest preamble T.30 allows.
+V21_PREAMBLE_FLAGS = 32
+
 # A high-speed HDLC (ECM) carrier starts with at least this much of flags (the modem's signal
 # model has none; SpanDSP sends 200 ms, and receivers need several flags to find the framing).
 FAST_HDLC_PREAMBLE_US = 200_000
@@ -115,7 +121,11 @@ _FCF_CTC = 0x12
 DEFAULT_CUTOFF_DBM0 = -43.0
 NOISE_MARGIN_DB = 8.0
 KEPT_GAP_US = 75_000  # T.30's silence between a station's signals (5.3.2.4 / 5.3.2.5)
-ECHO_GUARD_US = 60_000  # the receiver stays deaf this long after its own transmitter stops
+# The receiver stays deaf this long after its own transmitter stops (its own echo, up to this
+# delay). Short: a far end answers a V.21 frame 75 ms after recognising its closing flag, which
+# is only about 50 ms after our carrier's postamble flag ends; a longer guard would clip the start
+# of its training. A line with a longer echo delay sets `echo_guard` to cover it.
+ECHO_GUARD_US = 25_000
 
 
 def dbm0_to_rms(dbm0: float) -> float:
@@ -248,7 +258,7 @@ class AudioTransmitter:
         if kind == TONE_ON:
             self._finish_carrier()
             self._to(at)
-            self._start(at)
+            self._start(at, deafens=False)
             self._state, self._tone = "tone", signal.tone
             self._tone_phase = 0.0
         elif kind == TONE_OFF:
@@ -262,6 +272,8 @@ class AudioTransmitter:
             self._to(at)
             modulation = MODULATIONS[signal.modulation]
             self._start_carrier(modulation, self._start(at), at, signal.short_train)
+            if modulation.key == "V.21":
+                self._push(flag_bits(V21_PREAMBLE_FLAGS), flag_last=True)
         elif kind == TRAINED:
             pass  # the modulator's training has its own length
         elif kind == FRAMES:
@@ -274,6 +286,8 @@ class AudioTransmitter:
                 return
             if self.index(at_us) < self._produced and not carrier.hdlc and not carrier.bits:
                 self._truncate(max(self._taken, at, carrier.start))  # stopped in its training
+            elif carrier.modulation.key == "V.21" and not carrier.hdlc:
+                self._stop_preamble(at)  # stopped before its first frame
             self._finish_carrier()
             self._last_end_nominal = at
 
@@ -362,15 +376,28 @@ class AudioTransmitter:
         else:
             self._emit(np.zeros(count, dtype=np.int16))
 
-    def _start(self, nominal: int) -> int:
+    def _stop_preamble(self, at: int) -> None:
+        """A V.21 carrier turned off before any frame: its preamble ends at `at` (or where it
+        has been given out already), not where the flags queued at its start would end."""
+        carrier = self._carrier
+        assert carrier is not None
+        self._truncate(max(self._taken, at, carrier.start))
+        self._queue().clear()
+        carrier.bits = min(carrier.bits, carrier.bit_index(self._produced))
+
+    def _start(self, nominal: int, deafens: bool = True) -> int:
         """Where a new sound starts: its nominal place, or, when the sound before it ran late,
         after it with the silence the modem left between them, up to `KEPT_GAP_US` (a longer
-        nominal gap was the modem waiting for the far end, which heard our late sound late)."""
+        nominal gap was the modem waiting for the far end, which heard our late sound late).
+        A sound that `deafens` the receiver (a carrier, not a tone: a calling modem hears the
+        far end's V.21 beside its own CNG, as on the signal line) is noted in `_activity`."""
         gap = min(nominal - self._last_end_nominal, KEPT_GAP_US // US_PER_SAMPLE)
         start = max(nominal, self._last_end + gap)
         self._to(start)
         self._lag = start - nominal
         self.late_us = self._lag * US_PER_SAMPLE
+        if not deafens:
+            return start
         self._activity.append([start, -1])
         if len(self._activity) > 64:
             self._activity = self._activity[-32:]
@@ -613,6 +640,7 @@ class AudioReceiver:
         self._expect_long = True
         # noise
         self._noise_var = 0.0
+        self._noise_recent: list[float] = []  # the last NOISE_MEDIAN_OF measurements
         self.noise_floor_dbm0 = -96.0
         self._cutoff = DEFAULT_CUTOFF_DBM0
         self.training_failures: list[str] = []
@@ -639,6 +667,10 @@ class AudioReceiver:
                 listener = _FastListener(MODULATIONS[key], self._cutoff)
                 listener.restart(self._short_for(key))
                 self._listeners[key] = listener
+            elif key not in self._listening and self._listeners[key].carrier is None:
+                # Listened to again (a modem's +FRM): a fresh start. What it was left with
+                # (the junk of the last carrier's end, a failed training) is not carried over.
+                self._listeners[key].restart(self._short_for(key))
         self._listening = wanted
 
     @property
@@ -817,7 +849,13 @@ class AudioReceiver:
         every band. The noise is measured there (a Hann-windowed DFT of 10 ms), so it is known
         whether a signal is on or not, and a carrier's end is seen through the noise."""
         band = np.abs(block.astype(np.float64) @ _NOISE_BASIS) ** 2
-        variance = float(np.mean(band)) / _HANN_ENERGY
+        recent = self._noise_recent
+        recent.append(float(np.mean(band)) / _HANN_ENERGY)
+        if len(recent) > NOISE_MEDIAN_OF:
+            del recent[0]
+        # The median of the last few: a click (a carrier switched off, a tone's edge) has power
+        # in every band for a moment, and must not pass for noise.
+        variance = sorted(recent)[len(recent) // 2]
         if variance <= 0.0:
             return
         self._noise_var += (variance - self._noise_var) * NOISE_SMOOTHING
@@ -840,6 +878,7 @@ _NOISE_BASIS = _HANN[:, None] * np.exp(
     -2j * np.pi * np.outer(np.arange(NOISE_SAMPLES), np.arange(36, 40)) / NOISE_SAMPLES
 )
 NOISE_SMOOTHING = 0.15  # per measurement: it follows the noise within about half a second
+NOISE_MEDIAN_OF = 5  # measurements (400 ms): longer than any click, shorter than a call's phase
 
 
 TAIL_HOLD_BITS = 768  # bits kept back until a data carrier ends: its turn-off sequence and tail
