@@ -120,6 +120,12 @@ _FCF_CTC = 0x12
 # The receiver's carrier thresholds follow the noise it measures on the line.
 DEFAULT_CUTOFF_DBM0 = -43.0
 NOISE_MARGIN_DB = 8.0
+# SpanDSP 0.0.6's V.17 demodulator fails the short training whenever its carrier threshold is
+# 11 to 17 dB below the received level (measured at -13, -23 and -33 dBm0, at any SNR; the long
+# training does not care). Once a long training (TCF's) has succeeded, the fast demodulators'
+# threshold is put this far below the level the demodulator measured on it (a station sends all
+# its carriers at one level), and never closer than NOISE_MARGIN_DB to the noise.
+FAST_CUTOFF_BELOW_LEVEL_DB = 7.0
 KEPT_GAP_US = 75_000  # T.30's silence between a station's signals (5.3.2.4 / 5.3.2.5)
 # The receiver stays deaf this long after its own transmitter stops (its own echo, up to this
 # delay). Short: a far end answers a V.21 frame 75 ms after recognising its closing flag, which
@@ -642,7 +648,9 @@ class AudioReceiver:
         self._noise_var = 0.0
         self._noise_recent: list[float] = []  # the last NOISE_MEDIAN_OF measurements
         self.noise_floor_dbm0 = -96.0
-        self._cutoff = DEFAULT_CUTOFF_DBM0
+        self._cutoff = DEFAULT_CUTOFF_DBM0  # the V.21 demodulator's carrier threshold
+        self._fast_cutoff = DEFAULT_CUTOFF_DBM0  # the high-speed demodulators'
+        self.far_level_dbm0: float | None = None  # of the far end's last high-speed training
         self.training_failures: list[str] = []
         self.trainings: list[str] = []
 
@@ -664,7 +672,7 @@ class AudioReceiver:
                 listener.restart(self._short_for(key))
         for key in wanted:
             if key not in self._listeners:
-                listener = _FastListener(MODULATIONS[key], self._cutoff)
+                listener = _FastListener(MODULATIONS[key], self._fast_cutoff)
                 listener.restart(self._short_for(key))
                 self._listeners[key] = listener
             elif key not in self._listening and self._listeners[key].carrier is None:
@@ -773,6 +781,8 @@ class AudioReceiver:
     def _fast_status(self, listener: _FastListener, code: int) -> None:
         key = listener.modulation.key
         if code == SIG_STATUS_TRAINING_SUCCEEDED:
+            self.far_level_dbm0 = listener.demod.signal_power()
+            self._set_fast_cutoff()
             listener.carrier = _FastCarrier(listener.modulation, listener.short)
             listener.frames = []
             listener.framing = False
@@ -865,6 +875,14 @@ class AudioReceiver:
         if abs(cutoff - self._cutoff) >= 1.0:
             self._cutoff = cutoff
             self._v21.signal_cutoff(cutoff)
+        self._set_fast_cutoff()
+
+    def _set_fast_cutoff(self) -> None:
+        cutoff = self._cutoff
+        if self.far_level_dbm0 is not None:
+            cutoff = max(cutoff, self.far_level_dbm0 - FAST_CUTOFF_BELOW_LEVEL_DB)
+        if abs(cutoff - self._fast_cutoff) >= 1.0:
+            self._fast_cutoff = cutoff
             for listener in self._listeners.values():
                 listener.demod.signal_cutoff(cutoff)
 
