@@ -122,9 +122,10 @@ DEFAULT_CUTOFF_DBM0 = -43.0
 NOISE_MARGIN_DB = 8.0
 # SpanDSP 0.0.6's V.17 demodulator fails the short training whenever its carrier threshold is
 # 11 to 17 dB below the received level (measured at -13, -23 and -33 dBm0, at any SNR; the long
-# training does not care). Once a long training (TCF's) has succeeded, the fast demodulators'
-# threshold is put this far below the level the demodulator measured on it (a station sends all
-# its carriers at one level), and never closer than NOISE_MARGIN_DB to the noise.
+# training does not care; the demodulator's own power reading is up to 1.5 dB off). Once a long-
+# trained carrier (TCF's) has ended, the fast demodulators' threshold is put this far below its
+# level, as heard (a station sends all its carriers at one level), and never closer than
+# NOISE_MARGIN_DB to the noise.
 FAST_CUTOFF_BELOW_LEVEL_DB = 7.0
 KEPT_GAP_US = 75_000  # T.30's silence between a station's signals (5.3.2.4 / 5.3.2.5)
 # The receiver stays deaf this long after its own transmitter stops (its own echo, up to this
@@ -586,6 +587,8 @@ class _FastCarrier:
     hdlc: bool = False
     data_given: bool = False
     octet_bits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    energy: float = 0.0  # sum of squared samples of the blocks heard while it was up
+    samples: int = 0
 
 
 class _FastListener:
@@ -650,7 +653,7 @@ class AudioReceiver:
         self.noise_floor_dbm0 = -96.0
         self._cutoff = DEFAULT_CUTOFF_DBM0  # the V.21 demodulator's carrier threshold
         self._fast_cutoff = DEFAULT_CUTOFF_DBM0  # the high-speed demodulators'
-        self.far_level_dbm0: float | None = None  # of the far end's last high-speed training
+        self.far_level_dbm0: float | None = None  # of the far end's last long-trained carrier
         self.training_failures: list[str] = []
         self.trainings: list[str] = []
 
@@ -720,8 +723,16 @@ class AudioReceiver:
         self._cng.rx_at(address, count)
         self._ced.rx_at(address, count)
         self._v21.rx_at(address, count)
+        energy: float | None = None
         for key in self._listening:
-            self._fast_block(self._listeners[key], address, count)
+            listener = self._listeners[key]
+            carrier = listener.carrier
+            if carrier is not None and not carrier.short_train:  # a long training's carrier:
+                if energy is None:  # its level sets the threshold for the short ones
+                    energy = float(np.dot(block, block.astype(np.float64)))
+                carrier.energy += energy
+                carrier.samples += count
+            self._fast_block(listener, address, count)
         self._blocks += 1
         if self._blocks % NOISE_EVERY == 0 and count >= NOISE_SAMPLES:
             self._track_noise(block[-NOISE_SAMPLES:])
@@ -781,8 +792,6 @@ class AudioReceiver:
     def _fast_status(self, listener: _FastListener, code: int) -> None:
         key = listener.modulation.key
         if code == SIG_STATUS_TRAINING_SUCCEEDED:
-            self.far_level_dbm0 = listener.demod.signal_power()
-            self._set_fast_cutoff()
             listener.carrier = _FastCarrier(listener.modulation, listener.short)
             listener.frames = []
             listener.framing = False
@@ -841,6 +850,10 @@ class AudioReceiver:
     def _fast_end(self, listener: _FastListener) -> None:
         carrier = listener.carrier
         assert carrier is not None
+        if carrier.samples >= 4 * self.block:  # the last block is the carrier's end: left out
+            level = carrier.energy / carrier.samples
+            self.far_level_dbm0 = 10 * math.log10(max(level, 1e-3) / 32768.0**2) + DBM0_FULL_SCALE
+            self._set_fast_cutoff()
         if carrier.hdlc:
             if listener.frames:
                 self._signals.append(

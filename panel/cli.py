@@ -599,8 +599,11 @@ class Prompt:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import errno
     import sqlite3
     from datetime import datetime
+
+    from estudio190f.hw.spandsp import SpanDspMissing
 
     from .interpreter import Interpreter, Recorder
     from .runner import Runner, parse_speed
@@ -633,8 +636,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             number=args.number,
             start_time=start_time,
             line=args.line,
+            iax2=args.iax2,
         )
-    except (OSError, sqlite3.Error) as exc:
+    except SpanDspMissing as exc:
+        what = "--iax2" if args.iax2 is not None else "the audio line"
+        raise UsageError(f"{what} needs SpanDSP: {exc}") from None
+    except OSError as exc:
+        if args.iax2 is not None and exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            host, port = args.iax2
+            raise UsageError(f"--iax2 {host}:{port}: cannot listen there: {exc.strerror}") from None
+        where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
+        raise UsageError(f"{where}: cannot use it: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:
         where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"{where}: cannot use it: {reason}") from None
@@ -723,6 +736,9 @@ def start_endpoints(
         if args.relay == "default":
             relay = sim.start_relay(args.out / "mail")
             announce(f"relay smtp 127.0.0.1:{relay.port}")
+        if getattr(args, "iax2", None) is not None and sim.iax2 is not None:
+            host, port = sim.iax2.address
+            announce(f"iax2 udp {host}:{port}")
         for spec in args.serial:
             from .console import open_endpoint
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from estudio190f.hw.audio_call import AudioCarriage
     from estudio190f.hw.audio_line import LoopImpairments
+    from estudio190f.hw.iax2_route import Iax2Trunk
 
     from .recordings import CallRecordings
 
@@ -186,9 +187,12 @@ class Simulation:
         start_time: datetime = FACTORY_TIME,
         boot: bool = True,
         line: str | None = None,
+        iax2: tuple[str, int] | None = None,
     ) -> None:
         """`line` ("signal" or "audio") wins over the settings' `line.mode` (as `--line` does);
-        the audio line needs SpanDSP (`SpanDspMissing` says what to install)."""
+        the audio line needs SpanDSP (`SpanDspMissing` says what to install). `iax2` (host,
+        port) opens the PBX trunk there (`run --iax2`); `[line.peers]` iax2 numbers open it on
+        a loopback port of the system's choosing if not."""
         if line is not None and line not in LINE_MODES:
             raise ValueError(f"the line is signal or audio, not {line!r}")
         self.clock = Clock()
@@ -204,8 +208,10 @@ class Simulation:
         self.audio: AudioCarriage | None = None  # the audio line, once a call needs it
         self.recordings: dict[LineInterface, CallRecordings] = {}  # where each line's calls go
         self.line_mode = "signal"
+        self.iax2: Iax2Trunk | None = None  # the PBX trunk, when there is one
         if isinstance(settings_file, Path):
             settings_file = load_settings_file(settings_file)
+        self.peers = dict(settings_file.peers) if settings_file is not None else {}
         self.main = self.add_machine(
             "main", number=number, state_dir=self.state_dir, out_dir=self.out_dir,
             settings_file=settings_file, boot=boot,
@@ -214,6 +220,8 @@ class Simulation:
             self.main.firmware.settings.set("line.mode", line)  # the listener sets the mode
         else:
             self.line_mode_changed(self.main)
+        if iax2 is not None or any(peer.kind == "iax2" for peer in self.peers.values()):
+            self.start_iax2(*(iax2 or ("127.0.0.1", 0)))
 
     def add_machine(
         self,
@@ -268,6 +276,26 @@ class Simulation:
                                        loop_of=self._loop_of)  # fmt: skip
             self.audio.recordings.add(self._recorded)
         return self.audio
+
+    def start_iax2(self, host: str = "127.0.0.1", port: int = 0) -> Iax2Trunk:
+        """The PBX trunk on UDP at host:port (docs/iax2.md): its peers call this simulation's
+        numbers, and the `[line.peers]` iax2 numbers are called through it. Its calls are carried
+        as sound, so it needs SpanDSP (SpanDspMissing otherwise); OSError if the port is taken."""
+        if self.iax2 is None:
+            import random
+            import socket
+
+            from estudio190f.hw.iax2_route import Iax2Trunk
+
+            self.audio_line()
+            trunk = Iax2Trunk(self.network, host=host, port=port, log=self.main.board.log,
+                              rng=random.Random(f"{self.seed}:iax2"))  # fmt: skip
+            self.iax2 = trunk
+            self.closers.append(trunk.close)
+            for number, peer in self.peers.items():
+                if peer.kind == "iax2":
+                    trunk.map(number, (socket.gethostbyname(peer.host), peer.port))
+        return self.iax2
 
     def record_calls(self, line: LineInterface, folder: Path | None) -> None:
         """Write the calls of `line` (a station without a board: a SpanDSP device) there."""

@@ -242,13 +242,19 @@ class IaxModem:
     """iaxmodem on a config file in `place`, registering with `trunk` as PEER_NAME."""
 
     def __init__(
-        self, place: Path, trunk: Trunk, *, codec: str = "slinear", secret: str = PEER_SECRET
+        self,
+        place: Path,
+        trunk: Trunk,
+        *,
+        codec: str = "slinear",
+        secret: str = PEER_SECRET,
+        port: int | None = None,
     ) -> None:
         self.place = place
         self.trunk = trunk
         # No "_" in the path (HylaFAX); a name of its own, as HylaFAX locks /var/lock/LCK..NAME.
         self.device = place / f"iaxmodem{secrets.token_hex(3)}"
-        self.port = free_udp_port()
+        self.port = port or free_udp_port()
         host, port = trunk.address
         self.config = place / "iaxmodem.conf"
         lines = [
