@@ -208,6 +208,7 @@ class Simulation:
         self.audio: AudioCarriage | None = None  # the audio line, once a call needs it
         self.recordings: dict[LineInterface, CallRecordings] = {}  # where each line's calls go
         self.line_mode = "signal"
+        self._starting = True
         self.iax2: Iax2Trunk | None = None  # the PBX trunk, when there is one
         if isinstance(settings_file, Path):
             settings_file = load_settings_file(settings_file)
@@ -222,6 +223,7 @@ class Simulation:
             self.line_mode_changed(self.main)
         if iax2 is not None or any(peer.kind == "iax2" for peer in self.peers.values()):
             self.start_iax2(*(iax2 or ("127.0.0.1", 0)))
+        self._starting = False
 
     def add_machine(
         self,
@@ -254,12 +256,21 @@ class Simulation:
     # -- the audio line ---------------------------------------------------------------------------
     def line_mode_changed(self, main: Machine) -> None:
         """The machine under test's `line.mode` is the simulation's: calls placed from now on
-        travel that way. The audio line needs SpanDSP: SpanDspMissing otherwise."""
+        travel that way. The audio line needs SpanDSP: SpanDspMissing at start, else the change
+        is refused (the event log says why) and calls stay on the signal line."""
+        from estudio190f.hw.spandsp import SpanDspMissing
+
         mode = main.firmware.settings.text("line.mode")
         if mode == self.line_mode:
             return
         if mode == "audio":
-            self.audio_line().mode = "audio"
+            try:
+                self.audio_line().mode = "audio"
+            except SpanDspMissing as exc:
+                if self._starting:
+                    raise  # at start: whoever starts the simulation says it in one line
+                main.board.log.emit("line", "mode_refused", mode=mode, reason=str(exc))
+                return
         elif self.audio is not None:
             self.audio.mode = mode
         self.line_mode = mode

@@ -56,7 +56,7 @@ class Call:
 
     def __init__(self, line: str, coding: str, ecm: str, resolution: str) -> None:
         self.line = line
-        self.sim = Simulation(line=line)
+        self.sim = Simulation(line=line) if line != "signal" else Simulation()
         self.interp = Interpreter(self.sim)
         self.marks: dict[str, tuple[float, int]] = {}
         self.options = {"modem.coding": coding, "modem.ecm": ecm, "scan.resolution": resolution}
@@ -88,13 +88,19 @@ def main() -> None:
     parser.add_argument("--ecm", default="off", choices=("on", "off"))
     parser.add_argument("--resolution", default="fine", choices=("standard", "fine", "superfine"))
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions")
+    parser.add_argument(
+        "--lines",
+        default="signal,audio",
+        help="which lines (signal alone also runs on a tree without the audio line, to compare)",
+    )
     args = parser.parse_args()
     options = (args.coding, args.ecm, args.resolution)
-    for line in ("signal", "audio"):
+    lines = args.lines.split(",")
+    for line in lines:
         Call(line, *options).run()  # warm-up
-    results: dict[str, list[tuple[float, float]]] = {"signal": [], "audio": []}
+    results: dict[str, list[tuple[float, float]]] = {line: [] for line in lines}
     for _ in range(args.repeat):
-        for line in ("signal", "audio"):
+        for line in lines:
             results[line].append(Call(line, *options).run())
     print(f"4 charts, {args.resolution}, {args.coding.upper()}, ECM {args.ecm}; "
           f"median of {args.repeat} (wall times in ms)")  # fmt: skip

@@ -370,3 +370,19 @@ def test_line_settings_are_in_the_setup_menu():
     keys = ("line.mode", "line.snr_db", "line.attenuation_db", "line.echo_ms", "line.echo_db")
     paths = [found[key] for key in keys]
     assert len({path.rsplit("-", 1)[0] for path in paths}) == 1  # one sub-menu
+
+
+def test_the_line_mode_set_like_the_menu_takes_the_next_call(tmp_path):
+    need_spandsp()
+    main = make_driver(tmp_path)  # the signal line
+    try:
+        main.device("branch", BRANCH)
+        send(main, BRANCH, 2)
+        assert recordings(tmp_path / "out") == []
+        main.settings.set("line.mode", "audio")
+        main.step('until lcd "FAX READY" within 10s')
+        send(main, BRANCH, 2)
+        assert [p.name for p in recordings(tmp_path / "out")] == ["0001.wav"]
+        assert any(e["ev"] == "mode" and e["mode"] == "audio" for e in main.events)
+    finally:
+        main.sim.close()
