@@ -635,6 +635,7 @@ class AudioReceiver:
         self._signals: list[Signal] = []
         # tones
         self._tones_on: set[str] = set()
+        self._tones = True  # listening for CNG and CED: until the first frame (T.30 phase B)
         self._cng = ConnectToneDetector(MODEM_CONNECT_TONES_FAX_CNG, lambda c: self._tone("cng", c))
         self._ced = ConnectToneDetector(MODEM_CONNECT_TONES_ANS, lambda c: self._tone("ced", c))
         # V.21: SpanDSP's FSK demodulator straight into its HDLC receiver
@@ -720,8 +721,9 @@ class AudioReceiver:
         # One address for every detector: a numpy-to-C conversion costs as much as a detector's
         # work on a 20 ms block. V.21 goes before the fast demodulators (a DCS re-arms V.17).
         address, count = block.ctypes.data, block.size
-        self._cng.rx_at(address, count)
-        self._ced.rx_at(address, count)
+        if self._tones:
+            self._cng.rx_at(address, count)
+            self._ced.rx_at(address, count)
         self._v21.rx_at(address, count)
         energy: float | None = None
         for key in self._listening:
@@ -765,6 +767,8 @@ class AudioReceiver:
     def _v21_frame(self, frame: bytes, ok: bool) -> None:
         if not ok and len(frame) < 3:
             return  # a fragment between the last flag and the carrier's end: not a frame
+        if ok and not self._tones_on:
+            self._tones = False  # phase B: no station sends CNG or CED from here on
         if not self._v21_on:
             self._v21_on = True
             self._signals.append(Signal(CARRIER_ON, "V.21"))
@@ -871,9 +875,9 @@ class AudioReceiver:
         Fax signals have next to no power above 3500 Hz; white noise has the same power in
         every band. The noise is measured there (a Hann-windowed DFT of 10 ms), so it is known
         whether a signal is on or not, and a carrier's end is seen through the noise."""
-        band = np.abs(block.astype(np.float64) @ _NOISE_BASIS) ** 2
+        parts = block.astype(np.float64) @ _NOISE_BASIS  # real and imaginary parts of 4 bins
         recent = self._noise_recent
-        recent.append(float(np.mean(band)) / _HANN_ENERGY)
+        recent.append(float(parts @ parts) / (_NOISE_BINS * _HANN_ENERGY))
         if len(recent) > NOISE_MEDIAN_OF:
             del recent[0]
         # The median of the last few: a click (a carrier switched off, a tone's edge) has power
@@ -904,10 +908,13 @@ NOISE_SAMPLES = 80  # the noise is measured on 10 ms of every NOISE_EVERY-th blo
 NOISE_EVERY = 4
 _HANN = np.hanning(NOISE_SAMPLES)
 _HANN_ENERGY = float(np.sum(_HANN**2))
-# The Hann-windowed DFT at 3600, 3700, 3800 and 3900 Hz (bins 36-39 of 10 ms), as one product.
-_NOISE_BASIS = _HANN[:, None] * np.exp(
+# The Hann-windowed DFT at 3600, 3700, 3800 and 3900 Hz (bins 36-39 of 10 ms), as one product of
+# real numbers (the cosine and sine parts side by side).
+_NOISE_BINS = 4
+_NOISE_COMPLEX = _HANN[:, None] * np.exp(
     -2j * np.pi * np.outer(np.arange(NOISE_SAMPLES), np.arange(36, 40)) / NOISE_SAMPLES
 )
+_NOISE_BASIS = np.ascontiguousarray(np.hstack((_NOISE_COMPLEX.real, _NOISE_COMPLEX.imag)))
 NOISE_SMOOTHING = 0.15  # per measurement: it follows the noise within about half a second
 NOISE_MEDIAN_OF = 5  # measurements (400 ms): longer than any click, shorter than a call's phase
 
