@@ -642,7 +642,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         what = "--iax2" if args.iax2 is not None else "the audio line"
         raise UsageError(f"{what} needs SpanDSP: {exc}") from None
     except OSError as exc:
-        if args.iax2 is not None and exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+        if args.iax2 is not None and exc.errno in (
+            errno.EADDRINUSE,
+            errno.EADDRNOTAVAIL,
+            errno.EACCES,
+        ):
             host, port = args.iax2
             raise UsageError(f"--iax2 {host}:{port}: cannot listen there: {exc.strerror}") from None
         where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
