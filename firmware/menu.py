@@ -108,8 +108,12 @@ MENU = Item("FUNCTION", children=(
     Item("SETUP", children=(
         S("modem.top_speed"), S("modem.ecm"), S("modem.coding"), S("paper.size"),
         S("paper.capacity"), S("feeder.capacity"), S("memory.size_kb"), S("panel.timeout"),
-        Item("T.38 NETWORK", children=(
-            S("t38.redundancy"), S("t38.image_redundancy"), S("t38.loss"), S("t38.jitter"),
+        Item("LINE", children=(
+            S("line.mode"), S("line.snr_db"), S("line.attenuation_db"), S("line.echo_ms"),
+            S("line.echo_db"),
+            Item("T.38 NETWORK", children=(
+                S("t38.redundancy"), S("t38.image_redundancy"), S("t38.loss"), S("t38.jitter"),
+            )),
         )),
     )),
     Item("MAINTENANCE", children=(

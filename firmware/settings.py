@@ -229,6 +229,18 @@ SETTINGS: tuple[Setting, ...] = (
     _int("t38.jitter", 0, "T.38 JITTER", 0, 1000, CHOICE + " (network impairment for tests)",
          "Each T.38 datagram is delayed by 0 to this many ms, each way (so reordered within "
          "it); the reorder window grows to cover it.", "ms"),
+    _choice("line.mode", "signal", "LINE MODE", ("signal", "audio"), CHOICE,
+            "How calls travel: SIGNAL as modem signals (fast), AUDIO as 8 kHz sound through the modem "
+            "chip (SpanDSP), recorded under calls/. The machine under test's value is the simulation's; "
+            "`run`/`replay --line` win over it."),
+    _int("line.snr_db", 21, "NOISE SNR", 0, 60, CHOICE + "; docs/audio.md (at 21 dB V.17 14400 fails TCF, 12000 passes)",
+         "Audio line: while the line.noise fault is set, white noise this many dB below the received signal.", "dB"),
+    _int("line.attenuation_db", 0, "LINE LOSS", 0, 40, CHOICE,
+         "Audio line: the local loop's loss, both ways.", "dB"),
+    _int("line.echo_ms", 0, "ECHO DELAY", 0, 500, CHOICE,
+         "Audio line: the station hears its own sound back this much later (0: no echo).", "ms"),
+    _int("line.echo_db", 20, "ECHO LOSS", 0, 60, CHOICE,
+         "Audio line: how far below the station's own sound its echo comes back.", "dB"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -138,6 +138,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _line_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--line",
+        choices=("signal", "audio"),
+        help="how calls travel: as modem signals (signal, the default) or as 8 kHz sound through "
+        "SpanDSP's modems, each call recorded under OUT/calls/ (audio); wins over [line] mode",
+    )
+
+
+def _iax2_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    host = host.strip("[]") or "127.0.0.1"
+    if not (port.isascii() and port.isdigit() and 0 <= int(port) <= 65535):
+        raise argparse.ArgumentTypeError(f"give --iax2 as [HOST:]PORT, not {text[:40]!r}")
+    return host, int(port)
+
+
 def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--config", type=Path, help="settings file (TOML) applied over NVRAM")
     run.add_argument("--state", type=Path, help="NVRAM directory (default: memory only)")
@@ -201,6 +220,14 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
         help="a folder console clients may load documents from (repeatable; default: the "
         "current folder)",
     )
+    _line_argument(run)
+    run.add_argument(
+        "--iax2",
+        type=_iax2_address,
+        metavar="[HOST:]PORT",
+        help="a PBX trunk: an IAX2 endpoint on UDP (loopback unless a host is given; port 0 = "
+        "any); its peers call the simulation's numbers, [line.peers] iax2 numbers are called",
+    )
 
 
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
@@ -239,6 +266,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
         help="the value of `type {secret KEY}` in the scripts (repeatable; else the environment "
         "variable ESTUDIO190F_SECRET_KEY)",
     )
+    _line_argument(replay)
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -383,6 +411,20 @@ def _check_t38_peers(settings: SettingsFile | None) -> None:
             raise UsageError(f"[line.peers] {number}: {exc}") from None
 
 
+def _need_line(line: str | None, settings: SettingsFile | None) -> None:
+    """The audio line needs SpanDSP: where it is missing, one line saying what to install."""
+    wanted = line or (settings.values.get("line.mode") if settings is not None else None)
+    if wanted != "audio":
+        return
+    from estudio190f.hw.spandsp import SpanDspMissing, load_spandsp
+
+    try:
+        load_spandsp()
+    except SpanDspMissing as exc:
+        where = "--line audio" if line else '[line] mode = "audio"'
+        raise UsageError(f"{where} needs SpanDSP: {exc}") from None
+
+
 # -- replay ------------------------------------------------------------------------------------
 
 
@@ -402,7 +444,11 @@ def check_restore(args: argparse.Namespace) -> None:
         return
     # (--seed is left as it is: the snapshot's random generators go on; a machine declared
     # later takes its seed from the snapshot too.)
-    for option, given in (("--config", args.config), ("--number", getattr(args, "number", None))):
+    for option, given in (
+        ("--config", args.config),
+        ("--number", getattr(args, "number", None)),
+        ("--line", args.line),  # the line mode is a setting the snapshot holds
+    ):
         if given is not None:
             raise UsageError(
                 f"--restore and {option}: a snapshot holds the machines as they were (settings, "
@@ -420,6 +466,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     check_restore(args)
     settings = _load_config(args.config)
     _check_t38_peers(settings)
+    _need_line(args.line, settings)
     if args.capture and args.out is None:
         raise UsageError("--capture needs --out DIR (the capture is DIR/calls.pcap)")
     if args.out is not None:
@@ -448,6 +495,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     secrets=secrets,
                     restore=args.restore,
                     capture=args.capture,
+                    line=args.line,
                 )  # fmt: skip
             )
             if recorder is not None:
@@ -519,6 +567,7 @@ def replay_one(
     secrets: dict[str, str] | None = None,
     restore: Path | None = None,
     capture: bool = False,
+    line: str | None = None,
 ) -> ScriptResult:
     from .interpreter import ExpectationFailed, Interpreter, run_step
     from .script import ScriptError, parse_script
@@ -547,7 +596,7 @@ def replay_one(
 
     try:
         if restore is None:
-            sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
+            sim = Simulation(seed=seed, out_dir=out, settings_file=settings, line=line)
         else:
             sim = Simulation(out_dir=out, boot=False)  # the snapshot's machines replace it
     except PeerError as exc:
@@ -707,9 +756,11 @@ class Prompt:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import errno
     import sqlite3
     from datetime import datetime
 
+    from estudio190f.hw.spandsp import SpanDspMissing
     from estudio190f.hw.udp_port import PeerError
 
     from .interpreter import Interpreter, Recorder
@@ -719,6 +770,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_restore(args)
     settings = _load_config(args.config)
     _check_t38_peers(settings)
+    _need_line(args.line, settings)
     output_folder("--out", args.out)
     if args.state is not None:
         output_folder("--state", args.state)
@@ -744,6 +796,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 sim = Simulation.load(args.restore, out_dir=args.out, state_dir=args.state)
             except SnapshotError as exc:
                 raise UsageError(f"--restore: {exc}") from None
+            if args.iax2 is not None:
+                sim.start_iax2(*args.iax2)
         else:
             sim = Simulation(
                 seed=args.seed,
@@ -752,13 +806,27 @@ def cmd_run(args: argparse.Namespace) -> int:
                 settings_file=settings,
                 number=args.number,
                 start_time=start_time,
+                line=args.line,
+                iax2=args.iax2,
             )
     except PeerError as exc:
         raise UsageError(str(exc)) from None
-    except (OSError, sqlite3.Error) as exc:
+    except SpanDspMissing as exc:
+        what = "--iax2" if args.iax2 is not None else "the audio line"
+        raise UsageError(f"{what} needs SpanDSP: {exc}") from None
+    except OSError as exc:
+        if args.iax2 is not None and exc.errno in (
+            errno.EADDRINUSE,
+            errno.EADDRNOTAVAIL,
+            errno.EACCES,
+        ):
+            host, port = args.iax2
+            raise UsageError(f"--iax2 {host}:{port}: cannot listen there: {exc.strerror}") from None
         where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"{where}: cannot use it: {reason}") from None
+        raise UsageError(f"{where}: cannot use it: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:
+        where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
+        raise UsageError(f"{where}: cannot use it: {exc}") from None
     runner = Runner(sim.clock, speed)
     stop_signals(runner)  # from here on SIGTERM is a clean shutdown, also during start-up
     interp = Interpreter(sim, base_dir=Path.cwd())
@@ -850,6 +918,9 @@ def start_endpoints(
         if args.relay == "default":
             relay = sim.start_relay(args.out / "mail")
             announce(f"relay smtp 127.0.0.1:{relay.port}")
+        if getattr(args, "iax2", None) is not None and sim.iax2 is not None:
+            host, port = sim.iax2.address
+            announce(f"iax2 udp {host}:{port}")
         for spec in args.serial:
             from .console import open_endpoint
 

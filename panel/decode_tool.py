@@ -1,5 +1,6 @@
-"""`estudio190f decode FILE.pcap [--out DIR]`: the fax calls in a packet capture, frame by frame,
-and the documents they carried.
+"""`estudio190f decode FILE.pcap|FILE.wav [--out DIR]`: the fax calls in a packet capture, frame by
+frame, and the documents they carried. A WAV recording (told apart by its content) goes to
+`panel.decode_wav`, which demodulates it; the rest of this text is about captures.
 
     estudio190f decode calls.pcap --out pages/
 
@@ -394,7 +395,9 @@ def decode_capture(data: bytes) -> tuple[list[str], list[list[DocumentOut]]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("capture", type=Path, metavar="FILE", help="a .pcap or .pcapng capture")
+    parser.add_argument(
+        "capture", type=Path, metavar="FILE", help="a .pcap or .pcapng capture, or a .wav recording"
+    )
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="write the documents received there (TIFF-F)"
     )
@@ -402,6 +405,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if _is_recording(args.capture):
+            from .decode_wav import decode_wav  # the modem chip, SpanDSP: only for recordings
+
+            return decode_wav(args.capture, args.out)
         return _run(args)
     except (DecodeError, CaptureError) as exc:
         print(f"estudio190f decode: {args.capture}: {exc}", file=sys.stderr)
@@ -410,6 +417,14 @@ def run(args: argparse.Namespace) -> int:
         where = exc.filename or args.capture
         print(f"estudio190f decode: {where}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
         return 2
+
+
+def _is_recording(path: Path) -> bool:
+    """A WAV file, by its first bytes (not its name)."""
+    from .decode_wav import is_wav
+
+    with open(path, "rb") as f:
+        return is_wav(f.read(12))
 
 
 def _run(args: argparse.Namespace) -> int:

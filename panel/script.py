@@ -34,7 +34,7 @@ from estudio190f.hw.printer import PaperLimit
 from estudio190f.hw.rtc import RtcRange, check_date
 from estudio190f.hw.scanner import FeederFull
 
-from .sim import BOOT_LIMIT, Machine, Simulation
+from .sim import BOOT_LIMIT, FarEnd, Machine, Simulation
 from .syntax import (
     SCRIPT_SIZE,
     Matcher,
@@ -369,7 +369,7 @@ def _adf(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     return []
 
 
-def document_path(ctx: StepContext, raw: str, line: int) -> Path:
+def document_path(ctx: StepContext, raw: str, line: int, what: str = "adf load") -> Path:
     """The file an `adf load` path names: relative to the script's folder, then the current
     folder (then the document folders); a console may read only inside its document folders."""
     path = Path(raw).expanduser()
@@ -380,23 +380,23 @@ def document_path(ctx: StepContext, raw: str, line: int) -> Path:
     candidates = [b / path for b in bases] if bases else [path]
     found = next((c for c in candidates if os.path.lexists(c)), None)
     if found is None:
-        raise ScriptError(f"adf load: no such file {raw!r}", line)
+        raise ScriptError(f"{what}: no such file {raw!r}", line)
     real = found.resolve()
     if ctx.documents is not None and not any(real.is_relative_to(d) for d in ctx.documents):
         folders = ", ".join(str(d) for d in ctx.documents)
         raise ScriptError(
-            f"adf load: {raw!r} is outside the document folders ({folders}; "
+            f"{what}: {raw!r} is outside the document folders ({folders}; "
             "run --documents DIR adds one)",
             line,
         )
     try:
         mode = os.stat(real).st_mode
     except OSError as exc:
-        raise ScriptError(f"adf load: cannot read {raw!r}: {exc.strerror}", line) from None
+        raise ScriptError(f"{what}: cannot read {raw!r}: {exc.strerror}", line) from None
     if stat.S_ISDIR(mode):
-        raise ScriptError(f"adf load: {raw!r} is a directory, not a document", line)
+        raise ScriptError(f"{what}: {raw!r} is a directory, not a document", line)
     if not stat.S_ISREG(mode):
-        raise ScriptError(f"adf load: {raw!r} is not a regular file", line)
+        raise ScriptError(f"{what}: {raw!r} is not a regular file", line)
     return real
 
 
@@ -684,48 +684,59 @@ def _power(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     return []
 
 
-T38_DEVICE = "spandsp-t38"  # the device kind of SpanDSP's T.38 terminal (panel/t38_device.py)
+# Far ends a script may put on the line besides our machines: `device NAME NUMBER KIND`.
+T38_DEVICE = "spandsp-t38"  # SpanDSP's T.38 terminal (panel/t38_device.py)
+DEVICE_KINDS = (
+    "spandsp",
+    T38_DEVICE,
+)  # "spandsp": its audio fax terminal (panel/spandsp_device.py)
 
 
 def _parse_device(rest: str, line: int) -> Args:
     parts = rest.split()
     if len(parts) < 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", parts[0]):
         raise ScriptError(
-            "device takes: device NAME NUMBER [spandsp-t38] [habit=NAME[,NAME...]] (a name of "
-            "letters, digits, - and _, at most 32)",
+            "device takes: device NAME NUMBER [KIND] [habit=NAME[,NAME...]] (a name of letters, "
+            "digits, - and _, at most 32)",
             line,
         )
     if not re.fullmatch(r"[0-9]{1,20}", parts[1]):
         raise ScriptError(f"device number must be 1 to 20 digits, got {parts[1][:40]!r}", line)
     if parts[0] == "main":
         raise ScriptError("the name main is the machine under test", line)
-    habits: list[str] = []
+    extras = parts[2:]
     kind = "machine"
-    for extra in parts[2:]:
-        if extra == T38_DEVICE:
-            kind = extra
-            continue
+    if extras and extras[0] in DEVICE_KINDS:
+        kind = extras.pop(0)
+    habits: list[str] = []
+    for extra in extras:
         if not extra.startswith("habit="):
-            raise ScriptError(f"device: unexpected {extra[:40]!r} (habit=NAME[,NAME...])", line)
+            known = ", ".join(DEVICE_KINDS)
+            raise ScriptError(
+                f"device: unexpected {extra[:40]!r} (a kind: {known}; or habit=NAME[,NAME...])",
+                line,
+            )
+        if kind != "machine":
+            raise ScriptError(f"device: a {kind} device has no habits", line)
         names = [n for n in extra.removeprefix("habit=").split(",") if n]
         try:
             far_end_habits(names)
         except ValueError as exc:
             raise ScriptError(f"device: {exc}", line) from None
         habits.extend(names)
-    if kind == T38_DEVICE and habits:
-        raise ScriptError(f"device: habits are for simulated machines, not {T38_DEVICE}", line)
     return {"name": parts[0], "number": parts[1], "habits": habits, "kind": kind}
 
 
-@verb("device NAME NUMBER [spandsp-t38] [habit=NAME[,NAME...]]",
-      "boot another machine on the same line (a far end with habits: docs/t30.md); "
-      "spandsp-t38: SpanDSP's T.38 fax terminal there instead (docs/t38.md)",
+@verb(("device NAME NUMBER [habit=NAME[,NAME...]]", "device NAME NUMBER spandsp|spandsp-t38"),
+      ("boot another machine on the same line (a far end with habits: docs/t30.md)",
+       "SpanDSP's own fax terminal at NUMBER: spandsp on the audio line (docs/audio.md), "
+       "spandsp-t38 over T.38 (docs/t38.md); it answers and files what it receives under "
+       "OUT/NAME/received/; `on NAME send NUMBER FILE` makes it send"),
       _parse_device, records=True, remote=False)  # fmt: skip
 def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     name, number = step.args["name"], step.args["number"]
     sim = ctx.sim
-    if name in sim.machines or name in sim.far_ends:
+    if name in sim.machines or name in sim.devices:
         raise ScriptError(f"a machine named {name!r} exists already", step.line)
     if step.args.get("kind") == T38_DEVICE:
         from estudio190f.hw.spandsp import SpanDspMissing
@@ -734,6 +745,9 @@ def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
             sim.add_t38_device(name, number)
         except (ValueError, SpanDspMissing) as exc:
             raise ScriptError(f"device {name}: {exc}", step.line) from None
+        return []
+    if step.args.get("kind") == "spandsp":
+        _spandsp_device(ctx, step)
         return []
     try:
         machine = sim.add_machine(name, number=number, boot=False)
@@ -747,6 +761,27 @@ def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     machine.set_clock(sim.main.board.rtc.now())
     ctx.printed_base[name] = machine.printed_count()
     return []
+
+
+def _spandsp_device(ctx: StepContext, step: Step) -> None:
+    from estudio190f.hw.spandsp import SpanDspMissing
+
+    from .spandsp_device import SpanDspDevice  # SpanDSP: only for scripts that use it
+
+    name, number = step.args["name"], step.args["number"]
+    sim = ctx.sim
+    if sim.line_mode != "audio":
+        raise ScriptError(
+            f"device {name} {number} spandsp needs the audio line (replay --line audio, or "
+            '[line] mode = "audio" in the settings file)',
+            step.line,
+        )
+    if number in sim.network.lines or number in sim.network.routes:
+        raise ScriptError(f"device {name}: number {number} is taken on this network", step.line)
+    try:
+        sim.devices[name] = SpanDspDevice(sim, name, number)
+    except SpanDspMissing as exc:
+        raise ScriptError(f"device {name}: {exc}", step.line) from None
 
 
 def _parse_on(rest: str, line: int) -> Args:
@@ -767,6 +802,9 @@ def _on(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     inner = step.inner
     assert inner is not None
     inner.line = step.line
+    device = ctx.sim.devices.get(step.target or "")
+    if device is not None:
+        return _device_step(ctx, inner, device)
     machine = ctx.sim.machine(step.target)
     return (yield from run_verb(ctx, inner, machine))
 
@@ -822,6 +860,34 @@ def _restore(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     except SnapshotError as exc:
         raise ScriptError(f"restore: {exc}", step.line) from None
     return []
+
+
+def _device_step(ctx: StepContext, inner: Step, device: FarEnd) -> list[str]:
+    """A step on a far end that is not one of our machines: it takes `send` only."""
+    if inner.verb != "send":
+        raise ScriptError(f"a far-end device takes send only, not {inner.verb}", inner.line)
+    document = document_path(ctx, inner.args["file"], inner.line, "send")
+    try:
+        device.send(inner.args["number"], document)
+    except (RuntimeError, ValueError) as exc:
+        raise ScriptError(f"send: {exc}", inner.line) from None
+    return []
+
+
+def _parse_send(rest: str, line: int) -> Args:
+    words = split_words(rest, line)
+    if len(words) != 2 or not re.fullmatch(r"[0-9*#,]{1,40}", words[0]):
+        raise ScriptError("send takes: on NAME send NUMBER FILE (a TIFF file)", line)
+    return {"number": words[0], "file": words[1]}
+
+
+@verb("send NUMBER FILE", "after on NAME, for a SpanDSP device: call NUMBER and send FILE (TIFF)",
+      _parse_send)  # fmt: skip
+def _send(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    raise ScriptError(
+        "send is for a SpanDSP device: on NAME send NUMBER FILE (a machine sends from its panel)",
+        step.line,
+    )
 
 
 @verb("events on|off", "push '! ' lines as things happen", _on_off("events"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from estudio190f.firmware.directory import Directory, Entry
 from estudio190f.firmware.machine import Firmware
@@ -32,13 +32,35 @@ from estudio190f.hw.second_line import SecondLine
 from .outputs import OutputWriter
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from estudio190f.firmware.settings import Peer
+    from estudio190f.hw.audio_call import AudioCarriage
+    from estudio190f.hw.audio_line import LoopImpairments
+    from estudio190f.hw.iax2_route import Iax2Trunk
     from estudio190f.hw.t38_route import T38Settings, UdpT38Route
     from estudio190f.hw.udp_port import Address
 
     from .call_capture import CallCaptureFile
+    from .recordings import CallRecordings
     from .snapshot import Restored, SnapshotInfo
     from .t38_device import SpanDspT38Device
+
+LINE_MODES = ("signal", "audio")
+
+
+class FarEnd(Protocol):
+    """A station on the line that is not one of our machines (`device NAME NUMBER spandsp` or
+    `spandsp-t38`): it answers calls by itself, and sends a document when told (`on NAME send
+    NUMBER FILE`)."""
+
+    number: str
+
+    def send(self, number: str, document: Path) -> None:
+        """Call `number` and send `document` (a TIFF file)."""
+
+    def close(self) -> None: ...
+
 
 BOOT_LIMIT = 120 * SECOND
 
@@ -141,7 +163,10 @@ class Machine:
 
     def _setting_changed(self, key: str, value: Value | None) -> None:
         """The line follows the machine's number (FUNCTION 2 1, or a factory reset); the 2nd G3
-        board follows its option setting and number."""
+        board follows its option setting and number; the machine under test's line mode is the
+        simulation's."""
+        if key in ("line.mode", "*") and self.sim.machines.get("main") is self:
+            self.sim.line_mode_changed(self)
         line = self.board.line
         network = self.sim.network
         if key in ("options.second_line", "machine.number2", "*"):
@@ -227,7 +252,15 @@ class Simulation:
         number: str | None = None,
         start_time: datetime = FACTORY_TIME,
         boot: bool = True,
+        line: str | None = None,
+        iax2: tuple[str, int] | None = None,
     ) -> None:
+        """`line` ("signal" or "audio") wins over the settings' `line.mode` (as `--line` does);
+        the audio line needs SpanDSP (`SpanDspMissing` says what to install). `iax2` (host,
+        port) opens the PBX trunk there (`run --iax2`); `[line.peers]` iax2 numbers open it on
+        a loopback port of the system's choosing if not."""
+        if line is not None and line not in LINE_MODES:
+            raise ValueError(f"the line is signal or audio, not {line!r}")
         self.clock = Clock()
         self.clock.faults.add(self._event_fault)
         self.seed = seed
@@ -243,16 +276,29 @@ class Simulation:
         # machines from the operator's side (a console, the prompt) attaches to them again.
         self.restored: list[Callable[[], None]] = []
         self.t38: UdpT38Route | None = None  # T.38 over UDP: the dial plan's peers, run --t38
-        self.far_ends: dict[str, SpanDspT38Device] = {}  # device NAME NUMBER spandsp-t38
         self.capture: CallCaptureFile | None = None  # --capture
+        self.devices: dict[str, FarEnd] = {}  # far ends that are not machines, by name
+        self.audio: AudioCarriage | None = None  # the audio line, once a call needs it
+        self.recordings: dict[LineInterface, CallRecordings] = {}  # where each line's calls go
+        self.line_mode = "signal"
+        self._starting = True
+        self.iax2: Iax2Trunk | None = None  # the PBX trunk, when there is one
         if isinstance(settings_file, Path):
             settings_file = load_settings_file(settings_file)
+        self.peers = dict(settings_file.peers) if settings_file is not None else {}
         self.main = self.add_machine(
             "main", number=number, state_dir=self.state_dir, out_dir=self.out_dir,
             settings_file=settings_file, boot=boot,
         )  # fmt: skip
         if settings_file is not None:
             self.route_t38_peers(settings_file.peers)
+        if line is not None and self.main.firmware.settings.text("line.mode") != line:
+            self.main.firmware.settings.set("line.mode", line)  # the listener sets the mode
+        else:
+            self.line_mode_changed(self.main)
+        if iax2 is not None or any(peer.kind == "iax2" for peer in self.peers.values()):
+            self.start_iax2(*(iax2 or ("127.0.0.1", 0)))
+        self._starting = False
 
     def add_machine(
         self,
@@ -264,7 +310,7 @@ class Simulation:
         settings_file: SettingsFile | None = None,
         boot: bool = True,
     ) -> Machine:
-        if name in self.machines:
+        if name in self.machines or name in self.devices:
             raise ValueError(f"a machine named {name!r} exists already")
         if out_dir is None and self.out_dir is not None and name != "main":
             out_dir = self.out_dir / name
@@ -283,6 +329,101 @@ class Simulation:
         if boot:
             self.boot(machine)
         return machine
+
+    # -- the audio line ---------------------------------------------------------------------------
+    def line_mode_changed(self, main: Machine) -> None:
+        """The machine under test's `line.mode` is the simulation's: calls placed from now on
+        travel that way. The audio line needs SpanDSP: SpanDspMissing at start, else the change
+        is refused (the event log says why) and calls stay on the signal line."""
+        from estudio190f.hw.spandsp import SpanDspMissing
+
+        mode = main.firmware.settings.text("line.mode")
+        if mode == self.line_mode:
+            return
+        if mode == "audio":
+            try:
+                self.audio_line().mode = "audio"
+            except SpanDspMissing as exc:
+                if self._starting:
+                    raise  # at start: whoever starts the simulation says it in one line
+                main.board.log.emit("line", "mode_refused", mode=mode, reason=str(exc))
+                return
+        elif self.audio is not None:
+            self.audio.mode = mode
+        self.line_mode = mode
+        main.board.log.emit("line", "mode", mode=mode)
+
+    def audio_line(self) -> AudioCarriage:
+        """The exchange's audio carriage (made the first time: SpanDSP loaded then)."""
+        if self.audio is None:
+            from estudio190f.hw.audio_call import AudioCarriage
+            from estudio190f.hw.spandsp import load_spandsp
+
+            load_spandsp()
+            self.audio = AudioCarriage(self.network, mode=self.line_mode, seed=self.seed,
+                                       loop_of=self._loop_of)  # fmt: skip
+            self.audio.recordings.add(self._recorded)
+        return self.audio
+
+    def start_iax2(self, host: str = "127.0.0.1", port: int = 0) -> Iax2Trunk:
+        """The PBX trunk on UDP at host:port (docs/iax2.md): its peers call this simulation's
+        numbers, and the `[line.peers]` iax2 numbers are called through it. Its calls are carried
+        as sound, so it needs SpanDSP (SpanDspMissing otherwise); OSError if the port is taken."""
+        if self.iax2 is None:
+            import random
+            import socket
+
+            from estudio190f.hw.iax2_route import Iax2Trunk
+
+            self.audio_line()
+            trunk = Iax2Trunk(self.network, host=host, port=port, log=self.main.board.log,
+                              rng=random.Random(f"{self.seed}:iax2"))  # fmt: skip
+            self.iax2 = trunk
+            self.closers.append(trunk.close)
+            for number, peer in self.peers.items():
+                if peer.kind == "iax2":
+                    trunk.map(number, (socket.gethostbyname(peer.host), peer.port))
+        return self.iax2
+
+    def record_calls(self, line: LineInterface, folder: Path | None) -> None:
+        """Write the calls of `line` (a station without a board: a SpanDSP device) there."""
+        from .recordings import CallRecordings
+
+        if folder is not None:
+            self.recordings[line] = CallRecordings(folder / "calls")
+
+    def _loop_of(self, line: LineInterface) -> LoopImpairments:
+        """A station's local loop on the audio line, from its settings."""
+        from estudio190f.hw.audio_call import default_loop
+        from estudio190f.hw.audio_line import LoopImpairments
+
+        machine = next((m for m in self.machines.values() if m.board.line is line), None)
+        if machine is None:
+            return default_loop(line)
+        settings = machine.firmware.settings
+        echo_ms = settings.number("line.echo_ms")
+        return LoopImpairments(
+            snr_db=float(settings.number("line.snr_db")) if line.noise else None,
+            attenuation_db=float(settings.number("line.attenuation_db")),
+            echo_delay_ms=float(echo_ms),
+            echo_db=float(settings.number("line.echo_db")) if echo_ms else None,
+        )
+
+    def _recorded(self, line: LineInterface, samples: np.ndarray) -> None:
+        recordings = self.recordings.get(line)
+        if recordings is None:
+            machine = next((m for m in self.machines.values() if m.board.line is line), None)
+            if machine is None or machine.outputs is None:
+                return
+            from .recordings import CallRecordings
+
+            recordings = self.recordings[line] = CallRecordings(machine.outputs.dir / "calls")
+        path = recordings.save(samples)
+        machine = next((m for m in self.machines.values() if m.board.line is line), None)
+        if machine is not None:
+            machine.board.log.emit(
+                "line", "recorded", file=path.name, seconds=round(samples.shape[0] / 8000, 2)
+            )
 
     def boot(self, machine: Machine) -> None:
         """Power on and run until standby and warmed up; then set the machine's clock."""
@@ -419,7 +560,7 @@ class Simulation:
 
         from .t38_device import SpanDspT38Device
 
-        if name in self.machines or name in self.far_ends:
+        if name in self.machines or name in self.devices:
             raise ValueError(f"a machine named {name!r} exists already")
         if number in self.network.lines or number in self.network.routes:
             raise ValueError(f"number {number} is taken on this network")
@@ -428,8 +569,7 @@ class Simulation:
             out_dir=self.out_dir / name if self.out_dir is not None else None,
             seed=self.seed * 7919 + zlib.crc32(name.encode()),
         )  # fmt: skip
-        self.far_ends[name] = device
-        self.closers.append(device.close)
+        self.devices[name] = device  # closed by close()
         return device
 
     def start_capture(self, path: Path, epoch: int | None = None) -> CallCaptureFile:
@@ -445,8 +585,8 @@ class Simulation:
     def machine(self, name: str | None) -> Machine:
         if name is None or name == "main":
             return self.main
-        if name in self.far_ends:
-            raise KeyError(f"{name} is a {self.far_ends[name].kind} device, not a machine")
+        if name in self.devices:
+            raise KeyError(f"{name} is a far-end device, not a machine")
         try:
             return self.machines[name]
         except KeyError:
@@ -487,6 +627,8 @@ class Simulation:
         return sim
 
     def close(self) -> None:
+        for device in self.devices.values():
+            device.close()
         for closer in reversed(self.closers):
             closer()
         self.closers.clear()

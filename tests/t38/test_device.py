@@ -83,7 +83,7 @@ def test_the_device_sends_to_the_machine_which_prints_and_files_the_pages(spands
     assert "P002 OK" in fax.journal[-1]
     (call,) = device.calls
     assert (call.direction, call.result, call.ok, call.pages) == ("out", "OK", True, 2)
-    session = [e for e in fax.sim.far_ends["far"].log.events if e["ev"] == "session"]
+    session = [e for e in fax.sim.devices["far"].log.events if e["ev"] == "session"]
     assert session[0]["image_redundancy"] == 1 and session[0]["redundancy"] == 3
 
 
