@@ -84,11 +84,16 @@ TRANSITIONS: list[Transition] = [
         for m in MODES
     ),
     *(Transition(trigger=f"select_{m}", source="standby", dest=f"standby.{m}") for m in MODES),
-    {"trigger": "start_dial", "source": ["standby.fax", "dial", "message"], "dest": "dial.number"},
+    # A reception the machine started gives way to the operator's fax number (`step_aside`).
+    {
+        "trigger": "start_dial",
+        "source": ["standby.fax", "dial", "message", "job.fax_receive"],
+        "dest": "dial.number",
+    },
     {"trigger": "send_options", "source": ["dial", "message"], "dest": "dial.options"},
     {
         "trigger": "start_speed_dial",
-        "source": ["standby", "dial", "address"],
+        "source": ["standby", "dial", "address", "job.fax_receive"],
         "dest": "dial.speed_dial",
     },
     {"trigger": "start_copies", "source": ["standby.copy", "message"], "dest": "copies"},
@@ -194,6 +199,9 @@ class JobHandle:
         self.owner = owner
         self.lines: tuple[str, str] = ("", "")
         self.substate = ""
+        # Other jobs running beside this one (the 2nd G3 option's second call), as `state?`
+        # shows them after ` + `.
+        self.beside = ""
         self.active = shown
 
     @property
@@ -315,12 +323,16 @@ class ControlPanel:
         self._overlay: tuple[str, str] | None = None
         self._overlay_timer: Timer | None = None
         self._panel_timer: Timer | None = None
+        self._panel_since = 0
+        self._panel_armed = False
         self._minute_timer: Timer | None = None
         self._refresh: Timer | None = None
         # Every key pressed (service key test, recorders); arriving in standby (a unit that
         # shows itself there, e.g. printing in the background).
         self.key_listeners: Listeners[[str]] = Listeners()
         self.entered_standby: Listeners[[]] = Listeners()
+        # Every transition of the table taken: (source state, trigger, destination state).
+        self.transition_listeners: Listeners[[str, str, str]] = Listeners()
         self.state = "off"
         self.machine = _StateMachine(
             model=self, states=STATES, transitions=TRANSITIONS, initial="off",
@@ -348,9 +360,16 @@ class ControlPanel:
             path = path.rpartition(".")[0]
         raise LookupError(f"no screen for state {self.state}")
 
+    def _take(self, trigger: str) -> None:
+        """Take a transition of the table (`trigger` is bound by `transitions`)."""
+        source = self.state
+        self.trigger(trigger)
+        if self.transition_listeners:
+            self.transition_listeners(source, trigger, self.state)
+
     def fire(self, trigger: str) -> None:
         """Take a transition of the table; the screen of the new state is drawn."""
-        self.trigger(trigger)
+        self._take(trigger)
         self._cancel_overlay()
         self._restart_panel_timer()
         self.refresh()
@@ -381,10 +400,13 @@ class ControlPanel:
         return self.in_standby or self.state in ("message", "job.print")
 
     def state_path(self) -> str:
-        """The state, with a running job's own state after a `/` (`job.fax_send/t30.phase_c`)."""
-        if self.job is not None and self.state.startswith("job") and self.job.substate:
-            return f"{self.state}/{self.job.substate}"
-        return self.state
+        """The state, with a running job's own state after a `/` (`job.fax_send/t30.phase_c`),
+        and the jobs running beside it after ` + `."""
+        job = self.job
+        if job is None or not self.state.startswith("job"):
+            return self.state
+        path = f"{self.state}/{job.substate}" if job.substate else self.state
+        return f"{path} + {job.beside}" if job.beside else path
 
     def entry_mode(self) -> EntryMode | None:
         if not self.running:
@@ -411,7 +433,7 @@ class ControlPanel:
 
     def _home(self) -> None:
         was_standby = self.in_standby
-        self.trigger("home")
+        self._take("home")
         self._cancel_overlay()
         self._cancel_panel_timer()
         self.refresh()
@@ -433,7 +455,7 @@ class ControlPanel:
             message.timer.cancel()
         message.text = (line1, line2)
         message.then = then
-        self.trigger("show_notice")
+        self._take("show_notice")
         self._cancel_overlay()
         self._cancel_panel_timer()
         self.refresh()
@@ -481,16 +503,27 @@ class ControlPanel:
             message.timer = None
         handle = JobHandle(self, kind, owner, shown=True)
         self.job = handle
-        self.trigger(f"begin_{kind}")
+        self._take(f"begin_{kind}")
         self._cancel_overlay()
         self._cancel_panel_timer()
         self.refresh()
         return handle
 
+    def step_aside(self, key: str) -> None:
+        """The job on the LCD is one the machine started (a reception): the operator's `key`
+        counts as it would in standby (a fax number, a one-touch or speed-dial key) and the job
+        runs on unseen; its owner shows it again when the panel comes back to standby."""
+        job = self.job
+        if job is not None:
+            job.active = False
+            self.job = None
+        self._screens["standby"].key(key)
+        self.refresh()
+
     # -- mode, scan options for the next job ----------------------------------------------------
     def set_mode(self, mode: Mode) -> None:
         self.mode = mode
-        self.trigger(f"select_{mode}")
+        self._take(f"select_{mode}")
         self._mode_leds()
         self.refresh()
 
@@ -560,15 +593,16 @@ class ControlPanel:
             self.job = None
         self._overlay = None
         self._overlay_timer = self._panel_timer = self._minute_timer = self._refresh = None
+        self._panel_armed = False
         self.message.timer = None
         self.message.then = None
-        self.trigger("power_lost")
+        self._take("power_lost")
         self.lcd.clear()
         for led in self.leds.values():
             led.set("off")
 
     def booting(self) -> None:
-        self.trigger("power_up")
+        self._take("power_up")
         self.mode = "fax"
         self.job_resolution = self.job_contrast = None
         self.refresh()
@@ -616,22 +650,33 @@ class ControlPanel:
             self._cancel_overlay()
         self.screen.key(key)
 
+    # The panel timeout counts from the last key on a screen that takes it. A key only notes the
+    # time; the one timer, when it comes, looks whether a key came since (then it waits on).
     def _restart_panel_timer(self) -> None:
-        self._cancel_panel_timer()
-        if not self.screen.takes_timeout:
-            return
+        self._panel_since = self.clock.now
+        self._panel_armed = self.screen.takes_timeout
+        if self._panel_armed and self._panel_timer is None:
+            self._arm_panel_timer(self._panel_since)
+
+    def _arm_panel_timer(self, since: int) -> None:
         seconds = self.settings.number("panel.timeout")
         if seconds > 0:
-            self._panel_timer = self.timers.call_later(
-                seconds * SECOND, self._panel_timeout, label="panel-timeout"
+            self._panel_timer = self.timers.call_at(
+                since + seconds * SECOND, self._panel_timeout, label="panel-timeout"
             )
 
     def _cancel_panel_timer(self) -> None:
-        if self._panel_timer is not None:
-            self._panel_timer.cancel()
-            self._panel_timer = None
+        self._panel_armed = False
 
     def _panel_timeout(self) -> None:
         self._panel_timer = None
+        if not self._panel_armed:
+            return
+        seconds = self.settings.number("panel.timeout")
+        if seconds <= 0:
+            return
+        if self.clock.now < self._panel_since + seconds * SECOND:
+            return self._arm_panel_timer(self._panel_since)  # a key came since
+        self._panel_armed = False
         self.log.emit("firmware", "panel_timeout", state=self.state)
         self.go_home()

@@ -2,9 +2,10 @@
 
 `FaxCall.dial` seizes the line, dials, and once answered runs the session as the calling
 station (sending the pages, or polling); `FaxCall.answer` answers a ringing line and runs it as
-the answering station (receiving, or sending a polled document). The session's commands run in
-order on the modem, its timers on the board's timer group (a power cut cancels them), and the
-modem's and line's happenings go back into the session. Nothing here touches the LCD: progress
+the answering station (receiving, or sending a polled document), on the board's first line and
+modem or on the `port` given (the 2nd G3 option's). The session's commands run in order on the
+modem, its timers on the board's timer group (a power cut cancels them), and the modem's and
+line's happenings go back into the session. Nothing here touches the LCD: progress
 (`CallProgress`) and the end (`CallResult`) go to the callbacks the job layer gives.
 
 The session trace goes to the event log under source `t30`: one event per frame sent (`send`)
@@ -141,12 +142,14 @@ class FaxCall:
         on_page: Callable[[str, int], None] | None = None,
         on_done: Callable[[CallResult], None] | None = None,
         sink: PageSink | None = None,
+        port: tuple[LineInterface, Modem] | None = None,
     ) -> None:
-        if board.line is None or board.modem is None:
+        line, modem = port or (board.line, board.modem)
+        if line is None or modem is None:
             raise ValueError("the machine is not on a phone line")
         self.board = board
-        self.line: LineInterface = board.line
-        self.modem: Modem = board.modem
+        self.line: LineInterface = line  # `port`: another line and modem than the board's first
+        self.modem: Modem = modem
         self.log = board.log
         self.session = session
         self.direction = direction
@@ -182,6 +185,7 @@ class FaxCall:
         on_progress: Callable[[CallProgress], None] | None = None,
         on_page: Callable[[str, int], None] | None = None,
         on_done: Callable[[CallResult], None] | None = None,
+        port: tuple[LineInterface, Modem] | None = None,
     ) -> FaxCall:
         """Call `number` to send `pages` (or, with `poll`, to receive the far end's document).
         The session reads `pages` as it goes (it is not copied): `on_page(kind, page)` says
@@ -199,6 +203,7 @@ class FaxCall:
             on_page=on_page,
             on_done=on_done,
             sink=sink,
+            port=port,
         )
         call.log.emit("fax", "dial", number=number, pages=len(pages), poll=poll)
         call._set_progress(stage="dialing")
@@ -220,11 +225,13 @@ class FaxCall:
         polling_document: Sequence[Page] = (),
         on_progress: Callable[[CallProgress], None] | None = None,
         on_done: Callable[[CallResult], None] | None = None,
+        port: tuple[LineInterface, Modem] | None = None,
     ) -> FaxCall:
         """Answer the ringing line and receive (or be polled for `polling_document`)."""
         sink = sink or KeepAll()
         session = T30Session("answerer", config or StationConfig(), polling_document, sink)
-        call = cls(board, session, "receive", on_progress=on_progress, on_done=on_done, sink=sink)
+        call = cls(board, session, "receive", on_progress=on_progress, on_done=on_done, sink=sink,
+                   port=port)  # fmt: skip
         call.log.emit("fax", "answer")
         if call.line.connected:
             call._start_session()

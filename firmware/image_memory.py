@@ -26,11 +26,10 @@ from estudio190f.hw.listeners import Listeners
 from estudio190f.hw.nvram import Nvram
 
 from . import codec
-from .codec import JIT_AVAILABLE
 from .page import Page
 
 KIND = "image_page"
-CODING = "mmr" if JIT_AVAILABLE else "zbits"
+CODING = "mmr" if codec.JIT_AVAILABLE else "zbits"
 
 
 class MemoryFull(Exception):

@@ -33,9 +33,11 @@ class JournalEntry:
 
     def line(self) -> str:
         code = f" {self.code}" if self.code else ""
+        port = self.detail.get("port")  # a fax call's port, on a machine with the 2nd G3 option
+        where = f" PORT {port}" if port else ""
         return (
             f"{self.no:03d} {self.when} {self.kind:<5} {self.remote or '-':<20} "
-            f"P{self.pages:03d} {self.result}{code}"
+            f"P{self.pages:03d} {self.result}{code}{where}"
         ).rstrip()
 
 

@@ -24,11 +24,13 @@ from .printing import BackgroundPrinting
 from .reports import ReportPrinter
 from .screens import PanelScreens
 from .services import Services
-from .settings import Settings
+from .settings import BY_KEY, Settings
 
 BOOT_TIME = 3 * SECOND
 WARMUP_POLL = 500 * MS
 NVRAM_NOTICE_TIME = 5 * SECOND
+FAULT_STORM = 5  # faults at one instant after which the watchdog restarts the machine
+WATCHDOG_OFF = 1 * SECOND
 
 
 class Firmware:
@@ -55,6 +57,7 @@ class Firmware:
                                  self.paper, self.copier, self.fax, self.email, self.reports,
                                  self.clear_memory)  # fmt: skip
         self.screens = PanelScreens(self.services)
+        self._faults = (-1, 0)  # (instant, count) of internal faults
         board.power.changed.add(self._power)
 
     # -- what the operator's side asks -----------------------------------------------------------
@@ -64,6 +67,27 @@ class Firmware:
 
     def state_path(self) -> str:
         return self.panel.state_path()
+
+    def internal_fault(self, where: str, error: Exception) -> None:
+        """A fault inside the control program (an exception in one of its events): contained.
+        It is logged and journalled (the exception's type, not its text, which is not vetted for
+        what may be shown), the LCD says SYSTEM ERROR, and the machine runs on. Faults that keep
+        coming at one instant make the watchdog restart the machine (its RAM is lost, NVRAM kept,
+        as after a power cut)."""
+        now = self.board.clock.now
+        self._faults = (now, self._faults[1] + 1) if self._faults[0] == now else (now, 1)
+        kind = type(error).__name__
+        self.log.emit("firmware", "fault", where=where, error=kind)
+        if self._faults[1] > FAULT_STORM:
+            self.log.emit("firmware", "watchdog", where=where)
+            self.board.power_off()
+            self.board.clock.call_later(WATCHDOG_OFF, self.board.power_on, label="watchdog")
+            return
+        if self._faults[1] == 1:
+            self.journal.add(
+                "SYSTEM", result="SYSTEM ERROR", detail={"where": where, "error": kind}
+            )
+            self.panel.notice("SYSTEM ERROR", "SEE JOURNAL", duration=NVRAM_NOTICE_TIME)
 
     def clear_memory(self) -> None:
         """Service mode MEMORY CLEAR: documents in memory, queued mail and the journal."""
@@ -87,7 +111,12 @@ class Firmware:
             # The fuser warms up: PLEASE WAIT stays until the printer is ready.
             self.board.timers.call_later(WARMUP_POLL, self._booted, label="warm-up")
             return
-        self.paper.boot()
+        for job in self.paper.boot():
+            if job.kind == "copy":
+                # A copy the power cut interrupted while scanning: what was scanned prints now.
+                self.journal.add("COPY", pages=len(job.pages), result="RECOVERED",
+                                 detail={"job": job.id, "copies": job.copies,
+                                         "status": "POWER_CUT"})  # fmt: skip
         self.email.boot()
         self.panel.ready()
         nvram = self.board.nvram
@@ -97,5 +126,24 @@ class Firmware:
             self.log.emit("nvram", "reset", reason=reason, moved_to=str(nvram.moved_to or ""))
             self.journal.add("SYSTEM", result="NVRAM RESET", detail={"reason": reason})
             self.panel.notice("NVRAM RESET", "FACTORY DEFAULTS", duration=NVRAM_NOTICE_TIME)
+        if nvram.read_only_reason:
+            reason = nvram.read_only_reason
+            nvram.read_only_reason = None
+            self.log.emit("nvram", "read_only", reason=reason)
+            self.journal.add("SYSTEM", result="NVRAM READ ONLY", detail={"reason": reason})
+            self.panel.notice("NVRAM READ ONLY", "CHANGES NOT KEPT", duration=NVRAM_NOTICE_TIME)
+        self._check_settings()
         self.log.emit("firmware", "ready")
         self.fax.boot()
+
+    def _check_settings(self) -> None:
+        """Values NVRAM held that this firmware cannot take are put back to the factory's."""
+        self.settings.all()
+        damaged = sorted(self.settings.damaged)
+        if not damaged:
+            return
+        self.settings.damaged.clear()
+        for key in damaged:
+            self.settings.set(key, BY_KEY[key].default)
+        self.log.emit("settings", "damaged", keys=damaged)
+        self.journal.add("SYSTEM", result="SETTINGS RESET", detail={"keys": damaged})

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from estudio190f.hw.listeners import Listeners
+from estudio190f.hw.rtc import RtcRange
+
 from .control_panel import Screen
 from .directory import Entry, slots
 from .entry import (
@@ -70,7 +73,7 @@ def S(key: str, label: str | None = None) -> Item:
 
 MENU = Item("FUNCTION", children=(
     Item("DATE & TIME", action="datetime"),
-    Item("STATION ID", children=(S("machine.number"), S("machine.station_name"))),
+    Item("STATION ID", children=(S("machine.number"), S("machine.station_name"), S("machine.number2"))),
     Item("RECEIVE", children=(S("receive.mode"), S("receive.rings"), S("paper.long_page"))),
     Item("DIRECTORY", children=(
         Item("ONE-TOUCH", action="one_touch"),
@@ -83,6 +86,7 @@ MENU = Item("FUNCTION", children=(
         Item("POLLING DOCUMENT", action="polling_document"),
         S("polling.password"), S("polling.keep"),
         Item("CANCEL MEMORY TX", action="cancel_files"),
+        S("transmit.port"),
     )),
     Item("E-MAIL", children=(
         S("smtp.host"), S("smtp.port"), S("smtp.security"), S("smtp.auth"), S("smtp.user"),
@@ -104,10 +108,20 @@ MENU = Item("FUNCTION", children=(
     Item("SETUP", children=(
         S("modem.top_speed"), S("modem.ecm"), S("modem.coding"), S("paper.size"),
         S("paper.capacity"), S("feeder.capacity"), S("memory.size_kb"), S("panel.timeout"),
+        Item("LINE", children=(
+            S("line.mode"), S("line.snr_db"), S("line.attenuation_db"), S("line.echo_ms"),
+            S("line.echo_db"),
+            Item("T.38 NETWORK", children=(
+                S("t38.redundancy"), S("t38.image_redundancy"), S("t38.loss"), S("t38.jitter"),
+            )),
+        )),
     )),
     Item("MAINTENANCE", children=(
         Item("FIRMWARE VERSION", action="version"),
         Item("FACTORY RESET", action="factory_reset"),
+        Item("OPTIONS", children=(
+            S("options.second_line"), S("options.g3_version"), S("options.g3_model"),
+        )),
     )),
 ))  # fmt: skip
 
@@ -262,7 +276,10 @@ class DateTimeEditor(Editor):
         when = self.entry.value()
         if when is None:
             return "INVALID DATE"
-        self.s.panel.set_clock(when)
+        try:
+            self.s.panel.set_clock(when)
+        except RtcRange:
+            return "2000-2099 ONLY"
         return None
 
 
@@ -414,7 +431,7 @@ class VersionViewer(Editor):
 
     def __init__(self, s: Services) -> None:
         super().__init__(s)
-        self.pages = lcd_pages()
+        self.pages = lcd_pages(s.settings)
         self.page = 0
 
     def lines(self) -> tuple[str, str]:
@@ -464,6 +481,8 @@ class MenuScreen(Screen):
         self.stack: list[tuple[Item, int]] = [(MENU, 0)]
         self.editor: Editor | None = None
         self.code = ""
+        # Every item opened (a submenu entered, an editor or an action started).
+        self.opened: Listeners[[Item]] = Listeners()
 
     def open(self) -> None:
         self.stack = [(MENU, 0)]
@@ -523,6 +542,7 @@ class MenuScreen(Screen):
     # browsing ----------------------------------------------------------------------------
     def _open(self, item: Item) -> None:
         s, panel = self.s, self.panel
+        self.opened(item)
         if item.children:
             self.stack.append((item, 0))
             return panel.refresh()

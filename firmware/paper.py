@@ -14,7 +14,7 @@ from estudio190f.hw.board import Board
 from .control_panel import ControlPanel
 from .image_memory import ImageMemory
 from .print_control import COVER_OPEN, NO_PAPER, PAPER_JAM, PrintControl
-from .print_queue import PrintQueue
+from .print_queue import PrintJob, PrintQueue
 from .scan_control import DOCUMENT_JAM, ScanControl
 from .settings import Settings, Value
 
@@ -53,11 +53,12 @@ class PaperHandling:
         self.printer.alert_listeners.add(panel.set_alert)
         self.memory.listeners.add(self._memory_led)
 
-    def boot(self) -> None:
-        """At power-on: the MEMORY LED, paper left in the paths, printing what was left."""
+    def boot(self) -> list[PrintJob]:
+        """At power-on: the MEMORY LED, paper left in the paths, printing what was left.
+        Returns the jobs a power cut interrupted while scanning, which now print."""
         self._memory_led(self.memory.count())
         self.scan.check_path()
-        self.queue.recover()
+        return self.queue.recover()
 
     def clear(self) -> None:
         """Service mode MEMORY CLEAR: every print job and page in image memory."""

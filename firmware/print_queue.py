@@ -186,8 +186,10 @@ class PrintQueue:
     def job(self, job_id: str) -> PrintJob | None:
         return self._find(job_id)
 
-    def recover(self) -> None:
-        """At power-on: pages scanned before the cut are printed, cancels finish, then print."""
+    def recover(self) -> list[PrintJob]:
+        """At power-on: pages scanned before the cut are printed, cancels finish, then print.
+        Returns the jobs recovered from a scan the cut interrupted (with pages to print)."""
+        recovered = []
         for job in self.jobs():
             if job.state == "scanning":
                 job.state = "ready"
@@ -195,10 +197,13 @@ class PrintQueue:
                 self.log.emit("queue", "recovered", job=job.id, pages=len(job.pages))
                 if not job.pages:
                     self.discard(job.id)
+                else:
+                    recovered.append(job)
             elif job.state == "cancelling":
                 self._settle_cancel(job)
         self.control.check_path()
         self.control.kick()
+        return recovered
 
     def clear(self) -> None:
         """Service-mode MEMORY CLEAR: every job and page."""

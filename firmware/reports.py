@@ -29,6 +29,7 @@ from .journal import Journal, JournalEntry
 from .page import LINES_PER_MM, STANDARD_WIDTH, Page
 from .print_queue import PrintQueue
 from .settings import SETTINGS, Settings
+from .version import machine_block
 
 Report = Literal["journal", "function_list", "directory", "test_pattern"]
 REPORT_TITLES: dict[Report, str] = {
@@ -112,16 +113,20 @@ def clean(text: str) -> str:
 def journal_report(
     entries: Iterable[JournalEntry], header: ReportHeader, paper_size: str = "letter"
 ) -> list[Page]:
-    """The activity report from `Journal.entries()`, oldest first."""
+    """The activity report from `Journal.entries()`, oldest first. With the 2nd G3 option a PORT
+    column names the port of each fax call."""
+    entries = list(entries)
+    ports = any(e.detail.get("port") for e in entries)
     body = [f"{'NO.':<4}{'DATE':<11}{'TIME':<6}{'MODE':<6}{'REMOTE':<21}{'PAGES':>5}  "
-            f"{'TIME ON LINE':<12}  RESULT"]  # fmt: skip
+            f"{'TIME ON LINE':<12}  {'PORT  ' if ports else ''}RESULT"]  # fmt: skip
     for e in entries:
         date, _, time = e.when.partition(" ")
         code = f" {e.code}" if e.code else ""
         minutes, seconds = divmod(round(e.duration), 60)
+        port = f"{e.detail.get('port') or '-':<6}" if ports else ""
         body.append(
             f"{e.no:03d} {date:<11}{time:<6}{e.kind:<6}{(e.remote or '-')[:20]:<21}"
-            f"{e.pages:>5}  {minutes:02d}'{seconds:02d}\"{'':<6}  {e.result}{code}"
+            f"{e.pages:>5}  {minutes:02d}'{seconds:02d}\"{'':<6}  {port}{e.result}{code}"
         )
     if len(body) == 1:
         body.append("NO ENTRIES")
@@ -131,13 +136,20 @@ def journal_report(
 def function_list(
     settings: Settings, header: ReportHeader, paper_size: str = "letter"
 ) -> list[Page]:
-    """Every setting with its value as the panel shows it; secrets masked (`Setting.show`)."""
+    """Every setting with its value as the panel shows it; secrets masked (`Setting.show`).
+    Then the fax ports with their numbers, and the firmware version block (the label table's
+    lines: the 2nd G3 board's version and model number, the main firmware's version)."""
     values = settings.all()
     body = [f"{'FUNCTION':<22}{'SETTING':<26}VALUE"]
     for s in SETTINGS:
         shown = s.show(values[s.key])
         unit = f" {s.unit}" if s.unit and shown else ""
         body.append(f"{s.label:<22}{s.key:<26}{shown}{unit}")
+    second = values["options.second_line"] == "on"
+    body += ["", "FAX PORTS", f"PORT 1  MAIN BOARD   {values['machine.number']}"]
+    body.append(f"PORT 2  2ND G3 BOARD {values['machine.number2']}" if second
+                else "PORT 2  NOT FITTED")  # fmt: skip
+    body += ["", "FIRMWARE VERSION", *machine_block(settings)]
     return text_pages("FUNCTION LIST", body, header, paper_size)
 
 

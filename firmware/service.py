@@ -1,4 +1,5 @@
-"""Service mode: key test, LCD test, LED test, memory clear, and the tests paper handling adds.
+"""Service mode: key test, LCD test, LED test, memory clear, the tests paper handling adds, the
+option setting (the 2nd G3 board fitted or not) and the firmware version block.
 
 Entered from the FUNCTION menu with # 9 9 9 9 (docs/service.md); STOP leaves it for standby.
 """
@@ -11,8 +12,12 @@ from estudio190f.hw.operator_panel import LED_NAMES
 
 from .control_panel import Screen
 from .services import Services
+from .settings import BY_KEY
+from .version import lcd_pages
 
-ITEMS = ("KEY TEST", "LCD TEST", "LED TEST", "MEMORY CLEAR", "SENSOR TEST", "PRINT TEST")
+ITEMS = ("KEY TEST", "LCD TEST", "LED TEST", "MEMORY CLEAR", "SENSOR TEST", "PRINT TEST",
+         "OPTIONS", "VERSION")  # fmt: skip
+OPTION = BY_KEY["options.second_line"]  # the option setting: the 2nd G3 board fitted or not
 
 SENSOR_POLL = 100 * MS
 
@@ -56,6 +61,10 @@ class ServiceScreen(Screen):
             return "LED TEST", ("ALL ON", "ALL BLINK", "ALL OFF")[self.step] + "  SET=NEXT"
         if self.test == "MEMORY CLEAR":
             return "CLEAR MEMORY?", "SET=YES STOP=NO"
+        if self.test == "OPTIONS":
+            return OPTION.label, f"{self.step + 1}:{OPTION.choices[self.step].upper()}"
+        if self.test == "VERSION":
+            return lcd_pages(self.s.settings)[self.step]
         return sensor_lines(self.s.board)
 
     def key(self, key: str) -> None:
@@ -90,6 +99,8 @@ class ServiceScreen(Screen):
         panel.fire("service_test")
         if name == "LED TEST":
             self._leds(0)
+        if name == "OPTIONS":
+            self.step = OPTION.choices.index(self.s.settings.text(OPTION.key))
         if name == "SENSOR TEST":
             self._poll_sensors()
 
@@ -135,11 +146,36 @@ class ServiceScreen(Screen):
                 return self._end_test()
             self._leds(self.step)
             return panel.refresh()
+        if self.test == "OPTIONS":
+            return self._option_key(key)
+        if self.test == "VERSION" and key in ("SET", "RIGHT", "LEFT"):
+            pages = len(lcd_pages(self.s.settings))
+            self.step = (self.step + (-1 if key == "LEFT" else 1)) % pages
+            return panel.refresh()
         if self.test == "MEMORY CLEAR" and key == "SET":
             self.s.clear_memory()
             self.test = ""
             return panel.notice("MEMORY CLEAR", "COMPLETED", then=panel.resume("service_menu"))
         panel.beep(key)
+
+    def _option_key(self, key: str) -> None:
+        """LEFT/RIGHT or a digit choose OFF or ON; SET stores it (the board is fitted or taken
+        out at once) and goes back to the service menu."""
+        panel = self.panel
+        n = len(OPTION.choices)
+        if key in ("LEFT", "RIGHT"):
+            self.step = (self.step + (1 if key == "RIGHT" else -1)) % n
+        elif key.isdigit() and 1 <= int(key) <= n:
+            self.step = int(key) - 1
+        elif key == "SET":
+            value = self.s.settings.set(OPTION.key, OPTION.choices[self.step])
+            panel.log.emit("settings", "set", key=OPTION.key, value=OPTION.show(value),
+                           via="service")  # fmt: skip
+            self.test = ""
+            return panel.notice(OPTION.label, "COMPLETED", then=panel.resume("service_menu"))
+        else:
+            return panel.beep(key)
+        panel.refresh()
 
 
 def _bit(value: object) -> str:

@@ -7,6 +7,7 @@ cannot drift apart. Values are stored in NVRAM, namespace "settings", under the 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from estudio190f.hw.listeners import Listeners
 from estudio190f.hw.nvram import Nvram
+from estudio190f.hw.rtc import RtcRange, check_date
 
 NS = "settings"
 Value = str | int  # a setting's value: text, digits, a choice, or a whole number
@@ -26,6 +28,8 @@ SISTER = "e-STUDIO170F (sister model) manual"
 MANUAL = "e-STUDIO190F service manual"
 CHOICE = "not found in the sources; project choice"
 RFC5321 = "RFC 5321 4.5.3.2 / RFC 1123 5.3.2"
+T38_GATEWAYS = "ITU-T T.38 9.1 (redundancy); depths as common gateways use"
+T38_LOSS = ("0", "0.01", "0.02", "0.05", "0.1", "0.2")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Setting:
     hi: int = 0
     max_len: int = 0
     unit: str = ""
+    required: bool = False  # an empty value is refused
 
     @property
     def secret(self) -> bool:
@@ -68,12 +73,19 @@ class Setting:
             raise ValueError(f"{self.key} must be a string, not {value!r}")
         if self.max_len and len(value) > self.max_len:
             raise ValueError(f"{self.key} is at most {self.max_len} characters")
+        if self.required and not value:
+            raise ValueError(f"{self.key} cannot be empty")
         if self.kind == "digits" and not re.fullmatch(r"[0-9*#]*", value):
             raise ValueError(f"{self.key} takes digits, * and # only, not {value!r}")
         if self.kind == "email" and value and not EMAIL_RE.fullmatch(value):
             raise ValueError(f"{self.key} is not an e-mail address: {value!r}")
-        if self.kind == "host" and value and not HOST_RE.fullmatch(value):
-            raise ValueError(f"{self.key} is not a host name or address: {value!r}")
+        if self.kind == "host" and value:
+            if value.startswith("["):
+                raise ValueError(
+                    f"{self.key}: write an IPv6 address without brackets ({value.strip('[]')})"
+                )
+            if not (HOST_RE.fullmatch(value) or _ipv6(value)):
+                raise ValueError(f"{self.key} is not a host name or address: {value!r}")
         if self.kind in ("text", "secret") and not all(32 <= ord(c) < 127 for c in value):
             raise ValueError(f"{self.key} takes printable ASCII characters only")
         return value
@@ -86,7 +98,14 @@ class Setting:
 
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def _choice(
@@ -102,18 +121,29 @@ def _int(
 
 
 def _str(
-    key: str, kind: str, default: str, label: str, max_len: int, source: str, doc: str
+    key: str,
+    kind: str,
+    default: str,
+    label: str,
+    max_len: int,
+    source: str,
+    doc: str,
+    required: bool = False,
 ) -> Setting:
-    return Setting(key, kind, default, label, source, doc, max_len=max_len)
+    return Setting(key, kind, default, label, source, doc, max_len=max_len, required=required)
 
 
 ON_OFF = ("on", "off")
 
 SETTINGS: tuple[Setting, ...] = (
     _str("machine.number", "digits", "5551234", "FAX NUMBER", 20,
-         "DESIGN.md 3.4 example", "This machine's number on the virtual line; also the header and TSI/CSI number."),
+         "DESIGN.md 3.4 example", "This machine's number on the virtual line; also the header and TSI/CSI number.",
+         required=True),
     _str("machine.station_name", "text", "TOSHIBA", "STATION NAME", 20,
          SISTER + " (header example)", "Name printed in the transmit header and sent as the station name."),
+    _str("machine.number2", "digits", "5551235", "LINE 2 NUMBER", 20, CHOICE + " (the number after machine.number's)",
+         "The 2nd G3 option's number on the virtual line (and in a T.38 or IAX2 dial plan); its calls use this machine's "
+         "TSI/CSI and header like port 1's. Used only while `options.second_line` is on."),
     _choice("receive.mode", "auto", "RECEIVE MODE", ("fax", "tel", "auto"), DESIGN,
             "AUTO: answer after the ring count, receive a fax (CNG) or ring on for a voice call. "
             "FAX: answer every call as a fax. TEL: ring until the operator presses START."),
@@ -128,6 +158,10 @@ SETTINGS: tuple[Setting, ...] = (
             "MEMORY: scan every page to memory first (file number F-nnn). DIRECT: send while scanning."),
     _choice("transmit.report", "error", "TX REPORT", ("always", "error", "off"), DESIGN,
             "When a transmission report is printed after a send."),
+    _choice("transmit.port", "auto", "TX PORT", ("auto", "1", "2"), CHOICE,
+            "With the 2nd G3 option: AUTO sends on the first free port (port 1 first; a broadcast uses both), 1 or 2 "
+            "only on that port. Receiving, polling and TEL mode work on both ports whatever this says. Without the "
+            "option every call uses port 1."),
     _int("transmit.redial_tries", 3, "REDIAL TRIES", 0, 9, DESIGN, "Redials after busy or no answer."),
     _int("transmit.redial_interval", 2, "REDIAL INTERVAL", 1, 9, DESIGN, "Minutes between redials.", "min"),
     _choice("modem.top_speed", "14400", "MODEM SPEED", ("14400", "12000", "9600", "7200", "4800", "2400"), DESIGN,
@@ -150,7 +184,8 @@ SETTINGS: tuple[Setting, ...] = (
             "SMTP AUTH mechanism. Only this one is used; there is no fallback."),
     _str("smtp.user", "text", "", "USER NAME", 63, CHOICE, "SMTP AUTH user name."),
     _str("smtp.password", "secret", "", "PASSWORD", 63, CHOICE, "SMTP AUTH password; never shown, logged or printed."),
-    _str("smtp.from", "email", "fax@example.com", "FROM ADDRESS", 63, "DESIGN.md 3.4 example", "Envelope and header sender."),
+    _str("smtp.from", "email", "fax@example.com", "FROM ADDRESS", 63, "DESIGN.md 3.4 example", "Envelope and header sender.",
+         required=True),
     _choice("smtp.format", "tiff", "FILE FORMAT", ("tiff", "pdf"), DESIGN, "Attachment: TIFF Class F (profile S) or PDF."),
     _int("smtp.max_size_kb", 10240, "MAX MAIL SIZE", 64, 102400, DESIGN,
          "Largest message before the pages are split over several messages, in KiB.", "KiB"),
@@ -173,11 +208,43 @@ SETTINGS: tuple[Setting, ...] = (
          "Seconds without a key before a menu or an entry returns to standby (0: never).", "s"),
     _str("polling.password", "secret", "", "POLLING PASSWORD", 20, CHOICE + " (T.30 PWD, up to 20 characters)",
          "Sent as PWD when this machine polls; when set, a machine polling this one must send it. Never shown."),
+    _choice("options.second_line", "off", "2ND G3 LINE", ON_OFF, MANUAL + " p.78 (label table: 2nd G3 board); off as shipped",
+            "The 2nd G3 option board: a second G3 fax port on its own line (`machine.number2`). ON fits it: the machine "
+            "receives on one port while it sends on the other, and a broadcast uses both. Also in service mode (7). "
+            "A factory reset leaves the options as they are (the board is still in the machine)."),
+    _str("options.g3_version", "text", "V10001", "2ND G3 VERSION", 8, MANUAL + " p.78 (label table: Vxxxxx, digits not given)",
+         "The 2nd G3 board's firmware version, as the version screen and the function list show it."),
+    _str("options.g3_model", "text", "YC", "2ND G3 MODEL", 4, MANUAL + " p.78 (label table: Model Number YC)",
+         "The 2nd G3 board's model number, as the version screen and the function list show it."),
     _choice("polling.keep", "delete", "POLLED DOCUMENT", ("delete", "keep"), CHOICE,
             "After the polling document has been sent: DELETE it, or KEEP it for further polls."),
+    _int("t38.redundancy", 3, "T.38 REDUNDANCY", 0, 15, T38_GATEWAYS,
+         "Earlier packets each T.38 (UDPTL) datagram repeats for indicators and V.21 control "
+         "packets; 0 turns redundancy off for image data too."),
+    _int("t38.image_redundancy", 1, "T.38 IMAGE REDUND.", 0, 15, T38_GATEWAYS,
+         "Earlier packets repeated in bulk image datagrams (non-ECM data, ECM frames); at most "
+         "t38.redundancy."),
+    _choice("t38.loss", "0", "T.38 PACKET LOSS", T38_LOSS, CHOICE + " (network impairment for tests)",
+            "Fraction of T.38 datagrams the network drops, each way (seeded from --seed)."),
+    _int("t38.jitter", 0, "T.38 JITTER", 0, 1000, CHOICE + " (network impairment for tests)",
+         "Each T.38 datagram is delayed by 0 to this many ms, each way (so reordered within "
+         "it); the reorder window grows to cover it.", "ms"),
+    _choice("line.mode", "signal", "LINE MODE", ("signal", "audio"), CHOICE,
+            "How calls travel: SIGNAL as modem signals (fast), AUDIO as 8 kHz sound through the modem "
+            "chip (SpanDSP), recorded under calls/. The machine under test's value is the simulation's; "
+            "`run`/`replay --line` win over it."),
+    _int("line.snr_db", 21, "NOISE SNR", 0, 60, CHOICE + "; docs/audio.md (at 21 dB V.17 14400 fails TCF, 12000 passes)",
+         "Audio line: while the line.noise fault is set, white noise this many dB below the received signal.", "dB"),
+    _int("line.attenuation_db", 0, "LINE LOSS", 0, 40, CHOICE,
+         "Audio line: the local loop's loss, both ways.", "dB"),
+    _int("line.echo_ms", 0, "ECHO DELAY", 0, 500, CHOICE,
+         "Audio line: the station hears its own sound back this much later (0: no echo).", "ms"),
+    _int("line.echo_db", 20, "ECHO LOSS", 0, 60, CHOICE,
+         "Audio line: how far below the station's own sound its echo comes back.", "dB"),
 )  # fmt: skip
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+KEPT_PREFIX = "options."  # settings a factory reset leaves alone: the option boards fitted
 
 # Directory sizes (not found in the sources; project choice, documented in docs/settings.md).
 ONE_TOUCH_SLOTS = 12
@@ -191,10 +258,20 @@ class Settings:
     def __init__(self, nvram: Nvram) -> None:
         self.nvram = nvram
         self.listeners: Listeners[[str, Value | None]] = Listeners()
+        self.damaged: set[str] = set()  # keys whose stored value could not be taken
 
     def get(self, key: str) -> Value:
+        """The stored value; one NVRAM holds that this version cannot take (a wrong type, a choice
+        it does not know) reads as the factory default, and `damaged` notes the key."""
         setting = BY_KEY[key]
-        value: Value = self.nvram.get(NS, key, setting.default)
+        stored = self.nvram.get(NS, key, setting.default)
+        if stored is setting.default:
+            return setting.default
+        try:
+            value: Value = setting.check(stored)
+        except ValueError:
+            self.damaged.add(key)
+            return setting.default
         return value
 
     def text(self, key: str) -> str:
@@ -218,11 +295,16 @@ class Settings:
         return checked
 
     def all(self) -> dict[str, Value]:
-        stored = self.nvram.items(NS)
-        return {s.key: stored.get(s.key, s.default) for s in SETTINGS}
+        return {s.key: self.get(s.key) for s in SETTINGS}
 
     def factory_reset(self) -> None:
-        self.nvram.clear(NS)
+        """Every setting back to its default, except the options fitted (`options.*`): the
+        boards are still in the machine."""
+        kept = {k: v for k, v in self.nvram.items(NS).items() if k.startswith(KEPT_PREFIX)}
+        with self.nvram.transaction():
+            self.nvram.clear(NS)
+            for key, value in kept.items():
+                self.nvram.set(NS, key, value)
         self.listeners("*", None)
 
 
@@ -334,7 +416,14 @@ def load_settings_file(path: Path) -> SettingsFile:
                     name, where(table), f"[[{table}]] must be an array of tables"
                 )
             for i, item in enumerate(body):
-                result.entries.append(_entry(name, table, i, item, where))
+                entry = _entry(name, table, i, item, where)
+                if any(e.kind == entry.kind and e.slot == entry.slot for e in result.entries):
+                    raise SettingsFileError(
+                        name,
+                        where(table, "slot", i),
+                        f"[[{table}]] slot {entry.slot} is given twice",
+                    )
+                result.entries.append(entry)
             continue
         if table not in tables:
             raise SettingsFileError(name, where(table), f"unknown table [{table}]")
@@ -361,6 +450,15 @@ def load_settings_file(path: Path) -> SettingsFile:
                 result.values[dotted] = setting.check(value)
             except ValueError as exc:
                 raise SettingsFileError(name, where(table, key), str(exc)) from None
+    values = result.values
+    if "machine.number2" in values or values.get("options.second_line") == "on":
+        number = values.get("machine.number", BY_KEY["machine.number"].default)
+        number2 = values.get("machine.number2", BY_KEY["machine.number2"].default)
+        if number == number2:
+            line = where("machine", "number2") if "machine.number2" in values else where("options")
+            raise SettingsFileError(
+                name, line, f"machine.number2 must differ from machine.number ({number})"
+            )
     return result
 
 
@@ -382,14 +480,21 @@ def _peers(name: str, value: Any, where: Callable[..., int]) -> dict[str, Peer]:
 
 
 def _parse_clock(name: str, line: int, value: Any) -> datetime:
+    when: datetime | None = None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, str):
+        when = value.replace(tzinfo=None)
+    elif isinstance(value, str):
         for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"):
             try:
-                return datetime.strptime(value, fmt)
+                when = datetime.strptime(value, fmt)
+                break
             except ValueError:
                 pass
+    if when is not None:
+        try:
+            return check_date(when)
+        except RtcRange as exc:
+            raise SettingsFileError(name, line, f"machine.clock: {exc}") from None
     raise SettingsFileError(
         name, line, f"machine.clock must be a date and time like 2026-11-28 09:00, not {value!r}"
     )

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from estudio190f.firmware.codec import CodecError, decode, encode
+from estudio190f.firmware import codec
+from estudio190f.firmware.codec import CodecError
 from estudio190f.firmware.page import X_DPI, Y_DPI, Page, nearest_resolution
 
 # Tag numbers (TIFF 6.0, TIFF-F).
@@ -61,9 +62,9 @@ def _mr_k(resolution: str) -> int:
 def _strip(page: Page, coding: str, align_eol: bool, k: int | None) -> tuple[bytes, int, int]:
     """(strip bytes, Compression, T4Options or T6Options) for one page."""
     if coding == "mmr":
-        return encode(page.pixels, "mmr", rtc=True), COMPRESSION_G4, 0
+        return codec.encode(page.pixels, "mmr", rtc=True), COMPRESSION_G4, 0
     options = (T4_2D if coding == "mr" else 0) | (T4_FILL if align_eol else 0)
-    data = encode(
+    data = codec.encode(
         page.pixels, coding, k=k or _mr_k(page.resolution), rtc=False, align_eol=align_eol
     )
     return data, COMPRESSION_G3, options
@@ -252,11 +253,11 @@ def _decode_strip(strip: bytes, tags: Tags, width: int, rows: int) -> np.ndarray
         return bits.astype(bool)
     if compression == COMPRESSION_G3:
         coding = "mr" if _int(tags, T4_OPTIONS, 0) & T4_2D else "mh"
-        result = decode(strip, coding, width=width, msb_first=msb_first, max_lines=rows)
+        result = codec.decode(strip, coding, width=width, msb_first=msb_first, max_lines=rows)
     elif compression == COMPRESSION_G4:
-        result = decode(strip, "mmr", width=width, msb_first=msb_first, max_lines=rows)
+        result = codec.decode(strip, "mmr", width=width, msb_first=msb_first, max_lines=rows)
     elif compression == COMPRESSION_RLE:
-        result = decode(
+        result = codec.decode(
             strip,
             "mh",
             width=width,

@@ -33,7 +33,7 @@ from .audio_modem import (
     tone,
 )
 from .modem import Signal
-from .spandsp_modems import FaxTerminal
+from .spandsp import FaxTerminal
 
 # The signal-to-noise ratio of a noisy line (`line.noise` on the audio line, the default of
 # `line.snr_db` when noise is on): V.17 at 14400 bit/s still trains but its TCF has far more bit

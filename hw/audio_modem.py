@@ -101,6 +101,12 @@ FIRST_BIT_SAMPLE = {
 }
 BAUD = {"V.21": 300, "V.27ter/2400": 1200, "V.27ter/4800": 1600, "V.29": 2400, "V.17": 2400}
 
+# A V.21 carrier's first frame comes after the modem's preamble (T.30 5.3.1: 1 s +-15 %); this
+# much of it is sounded as soon as the carrier starts, so that a line that waits for content
+# (not live) still carries the preamble at once and the far end hears the carrier begin as it
+# does on the signal line. 32 flags = 853 ms, within the shortest preamble T.30 allows.
+V21_PREAMBLE_FLAGS = 32
+
 # A high-speed HDLC (ECM) carrier starts with at least this much of flags (the modem's signal
 # model has none; SpanDSP sends 200 ms, and receivers need several flags to find the framing).
 FAST_HDLC_PREAMBLE_US = 200_000
@@ -114,8 +120,19 @@ _FCF_CTC = 0x12
 # The receiver's carrier thresholds follow the noise it measures on the line.
 DEFAULT_CUTOFF_DBM0 = -43.0
 NOISE_MARGIN_DB = 8.0
+# SpanDSP 0.0.6's V.17 demodulator fails the short training whenever its carrier threshold is
+# 11 to 17 dB below the received level (measured at -13, -23 and -33 dBm0, at any SNR; the long
+# training does not care; the demodulator's own power reading is up to 1.5 dB off). Once a long-
+# trained carrier (TCF's) has ended, the fast demodulators' threshold is put this far below its
+# level, as heard (a station sends all its carriers at one level), and never closer than
+# NOISE_MARGIN_DB to the noise.
+FAST_CUTOFF_BELOW_LEVEL_DB = 7.0
 KEPT_GAP_US = 75_000  # T.30's silence between a station's signals (5.3.2.4 / 5.3.2.5)
-ECHO_GUARD_US = 60_000  # the receiver stays deaf this long after its own transmitter stops
+# The receiver stays deaf this long after its own transmitter stops (its own echo, up to this
+# delay). Short: a far end answers a V.21 frame 75 ms after recognising its closing flag, which
+# is only about 50 ms after our carrier's postamble flag ends; a longer guard would clip the start
+# of its training. A line with a longer echo delay sets `echo_guard` to cover it.
+ECHO_GUARD_US = 25_000
 
 
 def dbm0_to_rms(dbm0: float) -> float:
@@ -248,7 +265,7 @@ class AudioTransmitter:
         if kind == TONE_ON:
             self._finish_carrier()
             self._to(at)
-            self._start(at)
+            self._start(at, deafens=False)
             self._state, self._tone = "tone", signal.tone
             self._tone_phase = 0.0
         elif kind == TONE_OFF:
@@ -262,6 +279,8 @@ class AudioTransmitter:
             self._to(at)
             modulation = MODULATIONS[signal.modulation]
             self._start_carrier(modulation, self._start(at), at, signal.short_train)
+            if modulation.key == "V.21":
+                self._push(flag_bits(V21_PREAMBLE_FLAGS), flag_last=True)
         elif kind == TRAINED:
             pass  # the modulator's training has its own length
         elif kind == FRAMES:
@@ -274,6 +293,8 @@ class AudioTransmitter:
                 return
             if self.index(at_us) < self._produced and not carrier.hdlc and not carrier.bits:
                 self._truncate(max(self._taken, at, carrier.start))  # stopped in its training
+            elif carrier.modulation.key == "V.21" and not carrier.hdlc:
+                self._stop_preamble(at)  # stopped before its first frame
             self._finish_carrier()
             self._last_end_nominal = at
 
@@ -362,15 +383,28 @@ class AudioTransmitter:
         else:
             self._emit(np.zeros(count, dtype=np.int16))
 
-    def _start(self, nominal: int) -> int:
+    def _stop_preamble(self, at: int) -> None:
+        """A V.21 carrier turned off before any frame: its preamble ends at `at` (or where it
+        has been given out already), not where the flags queued at its start would end."""
+        carrier = self._carrier
+        assert carrier is not None
+        self._truncate(max(self._taken, at, carrier.start))
+        self._queue().clear()
+        carrier.bits = min(carrier.bits, carrier.bit_index(self._produced))
+
+    def _start(self, nominal: int, deafens: bool = True) -> int:
         """Where a new sound starts: its nominal place, or, when the sound before it ran late,
         after it with the silence the modem left between them, up to `KEPT_GAP_US` (a longer
-        nominal gap was the modem waiting for the far end, which heard our late sound late)."""
+        nominal gap was the modem waiting for the far end, which heard our late sound late).
+        A sound that `deafens` the receiver (a carrier, not a tone: a calling modem hears the
+        far end's V.21 beside its own CNG, as on the signal line) is noted in `_activity`."""
         gap = min(nominal - self._last_end_nominal, KEPT_GAP_US // US_PER_SAMPLE)
         start = max(nominal, self._last_end + gap)
         self._to(start)
         self._lag = start - nominal
         self.late_us = self._lag * US_PER_SAMPLE
+        if not deafens:
+            return start
         self._activity.append([start, -1])
         if len(self._activity) > 64:
             self._activity = self._activity[-32:]
@@ -553,6 +587,8 @@ class _FastCarrier:
     hdlc: bool = False
     data_given: bool = False
     octet_bits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    energy: float = 0.0  # sum of squared samples of the blocks heard while it was up
+    samples: int = 0
 
 
 class _FastListener:
@@ -599,6 +635,7 @@ class AudioReceiver:
         self._signals: list[Signal] = []
         # tones
         self._tones_on: set[str] = set()
+        self._tones = True  # listening for CNG and CED: until the first frame (T.30 phase B)
         self._cng = ConnectToneDetector(MODEM_CONNECT_TONES_FAX_CNG, lambda c: self._tone("cng", c))
         self._ced = ConnectToneDetector(MODEM_CONNECT_TONES_ANS, lambda c: self._tone("ced", c))
         # V.21: SpanDSP's FSK demodulator straight into its HDLC receiver
@@ -613,8 +650,11 @@ class AudioReceiver:
         self._expect_long = True
         # noise
         self._noise_var = 0.0
+        self._noise_recent: list[float] = []  # the last NOISE_MEDIAN_OF measurements
         self.noise_floor_dbm0 = -96.0
-        self._cutoff = DEFAULT_CUTOFF_DBM0
+        self._cutoff = DEFAULT_CUTOFF_DBM0  # the V.21 demodulator's carrier threshold
+        self._fast_cutoff = DEFAULT_CUTOFF_DBM0  # the high-speed demodulators'
+        self.far_level_dbm0: float | None = None  # of the far end's last long-trained carrier
         self.training_failures: list[str] = []
         self.trainings: list[str] = []
 
@@ -636,9 +676,13 @@ class AudioReceiver:
                 listener.restart(self._short_for(key))
         for key in wanted:
             if key not in self._listeners:
-                listener = _FastListener(MODULATIONS[key], self._cutoff)
+                listener = _FastListener(MODULATIONS[key], self._fast_cutoff)
                 listener.restart(self._short_for(key))
                 self._listeners[key] = listener
+            elif key not in self._listening and self._listeners[key].carrier is None:
+                # Listened to again (a modem's +FRM): a fresh start. What it was left with
+                # (the junk of the last carrier's end, a failed training) is not carried over.
+                self._listeners[key].restart(self._short_for(key))
         self._listening = wanted
 
     @property
@@ -677,11 +721,20 @@ class AudioReceiver:
         # One address for every detector: a numpy-to-C conversion costs as much as a detector's
         # work on a 20 ms block. V.21 goes before the fast demodulators (a DCS re-arms V.17).
         address, count = block.ctypes.data, block.size
-        self._cng.rx_at(address, count)
-        self._ced.rx_at(address, count)
+        if self._tones:
+            self._cng.rx_at(address, count)
+            self._ced.rx_at(address, count)
         self._v21.rx_at(address, count)
+        energy: float | None = None
         for key in self._listening:
-            self._fast_block(self._listeners[key], address, count)
+            listener = self._listeners[key]
+            carrier = listener.carrier
+            if carrier is not None and not carrier.short_train:  # a long training's carrier:
+                if energy is None:  # its level sets the threshold for the short ones
+                    energy = float(np.dot(block, block.astype(np.float64)))
+                carrier.energy += energy
+                carrier.samples += count
+            self._fast_block(listener, address, count)
         self._blocks += 1
         if self._blocks % NOISE_EVERY == 0 and count >= NOISE_SAMPLES:
             self._track_noise(block[-NOISE_SAMPLES:])
@@ -714,6 +767,8 @@ class AudioReceiver:
     def _v21_frame(self, frame: bytes, ok: bool) -> None:
         if not ok and len(frame) < 3:
             return  # a fragment between the last flag and the carrier's end: not a frame
+        if ok and not self._tones_on:
+            self._tones = False  # phase B: no station sends CNG or CED from here on
         if not self._v21_on:
             self._v21_on = True
             self._signals.append(Signal(CARRIER_ON, "V.21"))
@@ -799,6 +854,10 @@ class AudioReceiver:
     def _fast_end(self, listener: _FastListener) -> None:
         carrier = listener.carrier
         assert carrier is not None
+        if carrier.samples >= 4 * self.block:  # the last block is the carrier's end: left out
+            level = carrier.energy / carrier.samples
+            self.far_level_dbm0 = 10 * math.log10(max(level, 1e-3) / 32768.0**2) + DBM0_FULL_SCALE
+            self._set_fast_cutoff()
         if carrier.hdlc:
             if listener.frames:
                 self._signals.append(
@@ -816,8 +875,14 @@ class AudioReceiver:
         Fax signals have next to no power above 3500 Hz; white noise has the same power in
         every band. The noise is measured there (a Hann-windowed DFT of 10 ms), so it is known
         whether a signal is on or not, and a carrier's end is seen through the noise."""
-        band = np.abs(block.astype(np.float64) @ _NOISE_BASIS) ** 2
-        variance = float(np.mean(band)) / _HANN_ENERGY
+        parts = block.astype(np.float64) @ _NOISE_BASIS  # real and imaginary parts of 4 bins
+        recent = self._noise_recent
+        recent.append(float(parts @ parts) / (_NOISE_BINS * _HANN_ENERGY))
+        if len(recent) > NOISE_MEDIAN_OF:
+            del recent[0]
+        # The median of the last few: a click (a carrier switched off, a tone's edge) has power
+        # in every band for a moment, and must not pass for noise.
+        variance = sorted(recent)[len(recent) // 2]
         if variance <= 0.0:
             return
         self._noise_var += (variance - self._noise_var) * NOISE_SMOOTHING
@@ -827,6 +892,14 @@ class AudioReceiver:
         if abs(cutoff - self._cutoff) >= 1.0:
             self._cutoff = cutoff
             self._v21.signal_cutoff(cutoff)
+        self._set_fast_cutoff()
+
+    def _set_fast_cutoff(self) -> None:
+        cutoff = self._cutoff
+        if self.far_level_dbm0 is not None:
+            cutoff = max(cutoff, self.far_level_dbm0 - FAST_CUTOFF_BELOW_LEVEL_DB)
+        if abs(cutoff - self._fast_cutoff) >= 1.0:
+            self._fast_cutoff = cutoff
             for listener in self._listeners.values():
                 listener.demod.signal_cutoff(cutoff)
 
@@ -835,11 +908,15 @@ NOISE_SAMPLES = 80  # the noise is measured on 10 ms of every NOISE_EVERY-th blo
 NOISE_EVERY = 4
 _HANN = np.hanning(NOISE_SAMPLES)
 _HANN_ENERGY = float(np.sum(_HANN**2))
-# The Hann-windowed DFT at 3600, 3700, 3800 and 3900 Hz (bins 36-39 of 10 ms), as one product.
-_NOISE_BASIS = _HANN[:, None] * np.exp(
+# The Hann-windowed DFT at 3600, 3700, 3800 and 3900 Hz (bins 36-39 of 10 ms), as one product of
+# real numbers (the cosine and sine parts side by side).
+_NOISE_BINS = 4
+_NOISE_COMPLEX = _HANN[:, None] * np.exp(
     -2j * np.pi * np.outer(np.arange(NOISE_SAMPLES), np.arange(36, 40)) / NOISE_SAMPLES
 )
+_NOISE_BASIS = np.ascontiguousarray(np.hstack((_NOISE_COMPLEX.real, _NOISE_COMPLEX.imag)))
 NOISE_SMOOTHING = 0.15  # per measurement: it follows the noise within about half a second
+NOISE_MEDIAN_OF = 5  # measurements (400 ms): longer than any click, shorter than a call's phase
 
 
 TAIL_HOLD_BITS = 768  # bits kept back until a data carrier ends: its turn-off sequence and tail

@@ -2,7 +2,8 @@
 
 The firmware sees only what is here: the operator panel, NVRAM, the RTC, the power supply, the
 feeder and CIS scanner, the printer engine, the LAN port, and — once the simulation plugs the
-machine into a phone network — its line interface and modem. Every part gets what it needs
+machine into a phone network — its line interface and modem, and those of the 2nd G3 option
+board when it is fitted (`hw.second_line`). Every part gets what it needs
 (clock, event log, power supply, fault registry) from the board; none reaches back into it.
 """
 
@@ -18,6 +19,7 @@ from .eventlog import EventLog
 from .faults import FaultRegistry
 from .lan import LanPort
 from .line import LineInterface
+from .listeners import Listeners
 from .modem import Modem
 from .nvram import Nvram
 from .operator_panel import OperatorPanel
@@ -52,6 +54,11 @@ class Board:
         # Plugged in by the phone network (`PhoneNetwork.attach`) when the machine joins one.
         self.line: LineInterface | None = None
         self.modem: Modem | None = None
+        # The 2nd G3 option board's line port and modem, when it is fitted (`hw.second_line`);
+        # `option_changed` tells the firmware the board was fitted, renumbered or taken out.
+        self.line2: LineInterface | None = None
+        self.modem2: Modem | None = None
+        self.option_changed: Listeners[[]] = Listeners()
 
     @property
     def powered(self) -> bool:

@@ -3,6 +3,8 @@
 Time is an integer number of microseconds since the simulation began. Events due at the same
 instant run in the order they were scheduled, so a run is deterministic. When nothing is due the
 clock jumps straight to the next deadline: a day of standby costs as many steps as it has events.
+A snapshot takes the clock's state (`save_state`: the time, the sequence, the timers still to
+run) and puts it back (`load_state`) on the same clock object, which the runners hold.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .listeners import Listeners
 from .outside import OutsideWorld
 
 US = 1
@@ -36,6 +39,7 @@ class Timer:
     args: tuple[Any, ...] = field(compare=False, default=())
     label: str = field(compare=False, default="")
     cancelled: bool = field(compare=False, default=False)
+    owner: object = field(compare=False, default=None)  # the timer group that asked for it
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -43,6 +47,19 @@ class Timer:
     @property
     def active(self) -> bool:
         return not self.cancelled
+
+
+@dataclass
+class ClockState:
+    """What a snapshot keeps of a clock: the time, the scheduling sequence, the events run so far
+    and the timers still to run (the heap, the end-of-instant calls, the settled calls)."""
+
+    now: int
+    seq: int
+    events_run: int
+    heap: list[Timer]
+    last: list[Timer]
+    settled: list[Timer]
 
 
 class Clock:
@@ -62,6 +79,9 @@ class Clock:
         self.after_event: list[Callable[[], None]] = []
         # Sockets of the machines' edges and what they ask of time (served by the driver).
         self.outside = OutsideWorld()
+        # An exception escaping an event: with a listener it is contained (the listener says
+        # what the machine does about it) and the clock runs on; with none it propagates.
+        self.faults: Listeners[[Timer, Exception]] = Listeners()
 
     # -- scheduling ---------------------------------------------------------------------
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
@@ -113,6 +133,45 @@ class Clock:
         timers = [entry[2] for entry in self._heap] + self._last + self._settled
         return sum(1 for t in timers if not t.cancelled)
 
+    # -- snapshots ----------------------------------------------------------------------
+    def save_state(self, keep: Callable[[Timer], bool]) -> ClockState:
+        """The clock as it stands, with the live timers `keep` accepts (a snapshot keeps the
+        simulation's timers and leaves out those of the operator's side, a console step's)."""
+
+        def kept(timers: list[Timer]) -> list[Timer]:
+            return [t for t in timers if not t.cancelled and keep(t)]
+
+        return ClockState(
+            self.now, self._seq, self.events_run,
+            sorted(kept([entry[2] for entry in self._heap])), kept(self._last), kept(self._settled),
+        )  # fmt: skip
+
+    def load_state(self, state: ClockState, carry: Callable[[Timer], bool] | None = None) -> None:
+        """Put a saved state back. The live timers `carry` accepts stay (the operator's side: a
+        console step waiting): each keeps the delay it had left, counted from the new time, and
+        runs after the saved timers due at the same instant."""
+        carried = [
+            [t for t in timers if not t.cancelled and carry(t)] if carry is not None else []
+            for timers in ([entry[2] for entry in self._heap], self._last, self._settled)
+        ]
+        old_now = self.now
+        self.now = state.now
+        self._seq = state.seq
+        self.events_run = state.events_run
+        self._heap = [(t.when, t.seq, t) for t in state.heap]
+        self._last = list(state.last)
+        self._settled = list(state.settled)
+        for timer in sorted(carried[0]):
+            self._seq += 1
+            timer.when, timer.seq = self.now + max(0, timer.when - old_now), self._seq
+            self._heap.append((timer.when, timer.seq, timer))
+        heapq.heapify(self._heap)
+        for timers, into in ((carried[1], self._last), (carried[2], self._settled)):
+            for timer in timers:
+                self._seq += 1
+                timer.when, timer.seq = self.now, self._seq
+                into.append(timer)
+
     # -- running ------------------------------------------------------------------------
     def run_one(self, limit: int | None = None) -> bool:
         """Run the next event if it is due at or before `limit` (default: any). True if one ran."""
@@ -137,7 +196,12 @@ class Clock:
     def _run(self, timer: Timer) -> None:
         timer.cancelled = True
         self.events_run += 1
-        timer.fn(*timer.args)
+        try:
+            timer.fn(*timer.args)
+        except Exception as exc:
+            if not self.faults:
+                raise
+            self.faults(timer, exc)
         for hook in self.after_event:
             hook()
 
@@ -176,23 +240,20 @@ class TimerGroup:
         self._timers: list[Timer] = []
 
     def call_later(self, delay: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
-        self._prune()
-        timer = self.clock.call_later(delay, fn, *args, label=label)
-        self._timers.append(timer)
-        return timer
+        return self._keep(self.clock.call_later(delay, fn, *args, label=label))
 
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
-        self._prune()
-        timer = self.clock.call_at(when, fn, *args, label=label)
-        self._timers.append(timer)
-        return timer
+        return self._keep(self.clock.call_at(when, fn, *args, label=label))
 
     def call_soon(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
         return self.call_at(self.clock.now, fn, *args, label=label)
 
     def call_last(self, fn: Callable[..., Any], *args: Any, label: str = "") -> Timer:
+        return self._keep(self.clock.call_last(fn, *args, label=label))
+
+    def _keep(self, timer: Timer) -> Timer:
         self._prune()
-        timer = self.clock.call_last(fn, *args, label=label)
+        timer.owner = self
         self._timers.append(timer)
         return timer
 

@@ -3,6 +3,8 @@
 Hardware models and firmware both write here. Listeners (the events.jsonl writer, the serial
 console's `events on`, the window) subscribe; the log itself touches no file.
 Passwords never reach it: callers pass only what may be shown (see `firmware.settings.SECRET`).
+`sequence` counts the events emitted so far: a snapshot keeps it, so the events.jsonl of a run
+restored from a snapshot is the tail of the run it was taken from, from that count on.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class EventLog:
         # (events.jsonl). Bounded so that a machine left running for weeks does not grow.
         self.events: deque[Event] = deque(maxlen=KEEP)
         self.keep = True  # False: listeners only (a log nobody queries)
+        self.sequence = 0  # events emitted so far
 
     def emit(self, source: str, kind: str, /, **fields: Any) -> Event:
         event: Event = {"t": stamp(self.clock.now)}
@@ -40,6 +43,7 @@ class EventLog:
         event["src"] = source
         event["ev"] = kind
         event.update(fields)
+        self.sequence += 1
         if self.keep:
             self.events.append(event)
         self.listeners(event)

@@ -16,6 +16,10 @@ transport failure (`unreadable`), which the firmware retries, never a permanent 
 Lines that carry credentials are marked secret by the caller: the port never logs them, only
 their reply code. A power cut drops the connection without QUIT; the step's callback is never
 called (the firmware's RAM is gone, and it resumes from NVRAM at power-on).
+
+A snapshot cannot take a socket along: a link open when it is taken is saved as cut (`cut`), and
+once the snapshot is restored `LanPort.drop_cut_links` tells its pending step that the relay
+dropped the connection, so the firmware deals with it as with any dropped connection.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from .eventlog import EventLog
 from .listeners import Listeners
@@ -161,6 +167,22 @@ class SmtpLink:
         self._after_reply: Callable[[Reply], bool] | None = None  # DATA's 354, STARTTLS's 220
         self._timer: WallTimer | None = None
         self.closed = False
+        self.cut = False  # open when a snapshot was taken: restored without its socket
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Saved as cut: the socket, TLS and the wall timer stay behind."""
+        state = self.__dict__.copy()
+        state.update(
+            _sock=None, _connecting=False, _tls=None, _tls_in=None, _tls_out=None,
+            _handshaking=False, _after_handshake=_nothing, _out=bytearray(), _stages=[],
+            _after_reply=None, _timer=None, cut=self.cut or not self.closed, closed=True,
+        )  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._tls_in = ssl.MemoryBIO()
+        self._tls_out = ssl.MemoryBIO()
 
     # -- steps ------------------------------------------------------------------------------------
     def connect(self, done: Done) -> None:
@@ -212,25 +234,24 @@ class SmtpLink:
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         body += b".\r\n"
-
-        def after_354(reply: Reply) -> bool:
-            if reply.code != 354:
-                return False
-            half = len(body) // 2
-            self._stages = [("sending", body[half:]), ("sent", b"")]
-            self._send(body[:half])
-            self._wait(self.timeouts.data_block)
-            return True
-
-        self._after_reply = after_354
+        self._after_reply = partial(self._after_354, body)
         self._command("data", "DATA", f"{len(message)} bytes", done, self.timeouts.data_init)
 
-    def quit(self, done: Done) -> None:
-        def closing(reply: Reply) -> None:
-            self.close()
-            done(reply)
+    def _after_354(self, body: bytes, reply: Reply) -> bool:
+        if reply.code != 354:
+            return False
+        half = len(body) // 2
+        self._stages = [("sending", body[half:]), ("sent", b"")]
+        self._send(body[:half])
+        self._wait(self.timeouts.data_block)
+        return True
 
-        self._command("quit", "QUIT", "", closing)
+    def quit(self, done: Done) -> None:
+        self._command("quit", "QUIT", "", partial(self._closing, done))
+
+    def _closing(self, done: Done, reply: Reply) -> None:
+        self.close()
+        done(reply)
 
     def close(self) -> None:
         if self._timer is not None:
@@ -457,7 +478,7 @@ class SmtpLink:
             return False
         # STARTTLS accepted: the handshake, then the step ends with the 220 (features forgotten).
         self.features = {}
-        self._start_tls(lambda: self._reply(reply))
+        self._start_tls(partial(self._reply, reply))
         return True
 
 
@@ -486,6 +507,18 @@ class LanPort:
         if not on:
             for link in list(self.links):
                 link.close()
+
+    def drop_cut_links(self) -> int:
+        """After a snapshot is restored: each link that was open when it was taken (`cut`)
+        tells its pending step that the relay dropped the connection. Returns how many."""
+        cut = [link for link in self.links if link.cut]
+        for link in cut:
+            link.cut = False
+            if link._pending is None:
+                link.close()
+            else:
+                link._fail(DROPPED, "connection cut by a snapshot")
+        return len(cut)
 
 
 def _nothing() -> None:

@@ -100,6 +100,33 @@ class OutsideRoute(Protocol):
         """What our station's modem sent, completing now: on to the peer."""
 
 
+class Carriage(Protocol):
+    """How the exchange carries the calls it is given to when not as signals: in sound, through
+    each station's modem chip (`hw.audio_call.AudioCarriage`, the audio line). The exchange tells
+    it where a call is at; a line it carries sends its modem's signals to it."""
+
+    def carries(self, line: LineInterface) -> bool:
+        """Whether `line`'s signals go to the carriage now."""
+        ...
+
+    def transmit(self, line: LineInterface, signal: Signal) -> None:
+        """What `line`'s modem sent, completing now."""
+
+    def dialing(self, line: LineInterface, digits: str) -> None:
+        """`line` starts to dial (its dial tone began now)."""
+
+    def connected(self, call: Call) -> None:
+        """`call` was answered now."""
+
+    def hang_up_later(self, line: LineInterface, call: Call) -> bool:
+        """`line` went on hook during `call`: True if the carriage ends the call for the far end
+        itself, once what `line` sent has reached it."""
+        ...
+
+    def released(self, line: LineInterface) -> None:
+        """`line` went on hook, or lost its call."""
+
+
 class Call:
     """One call through the exchange, from dialing to the last hang-up. A call with a peer
     outside the process has that end's line None and its `route` set."""
@@ -183,9 +210,13 @@ class LineInterface:
         self.call = None
         if self.modem is not None:
             self.modem.line_lost()
+        carriage = self.network.carriage
         if call is not None and call.state != "ended":
-            self.network._end(call, by=self)
+            if carriage is None or not carriage.hang_up_later(self, call):
+                self.network._end(call, by=self)
         self._event("on_hook")
+        if carriage is not None:
+            carriage.released(self)
 
     def dial(self, digits: str) -> int:
         """Dial `digits` (0-9 * #, pauses as , P or -); returns the instant dialing ends.
@@ -200,6 +231,8 @@ class LineInterface:
             self._later(DIAL_TONE_WAIT, self._event, "no_dial_tone")
             return self.clock.now + DIAL_TONE_WAIT
         self.state = "dialing"
+        if self.network.carriage is not None:
+            self.network.carriage.dialing(self, digits)
         t = DIAL_TONE_WAIT
         number = ""
         for ch in digits:
@@ -223,6 +256,12 @@ class LineInterface:
     def transmit(self, signal: Signal) -> None:
         """A signal from our modem, completing now: it reaches the far modem through both loops."""
         call = self.call
+        carriage = self.network.carriage
+        if carriage is not None and carriage.carries(self):
+            if call is not None and call.state == "connected":
+                self.network.taps(call, self, signal)
+            carriage.transmit(self, signal)
+            return
         if call is None or call.state != "connected":
             return
         self.network.taps(call, self, signal)
@@ -320,6 +359,8 @@ class LineInterface:
             self.modem.line_lost()
         self.state = "idle" if self.state == "ringing" else "off_hook"
         self._event(kind)
+        if self.network.carriage is not None:
+            self.network.carriage.released(self)
 
     def _later(self, delay: int, fn: Callable[..., Any], *args: Any) -> None:
         self._timers = [t for t in self._timers if not t.cancelled]
@@ -352,6 +393,8 @@ class PhoneNetwork:
         self.routes: dict[str, OutsideRoute] = {}  # the dial plan: numbers reached outside
         # Every signal on a connected call, as it leaves its station (captures listen here).
         self.taps: Listeners[[Call, LineInterface | None, Signal]] = Listeners()
+        # The audio line (hw.audio_call), when calls are carried in sound; None: all as signals.
+        self.carriage: Carriage | None = None
 
     def route(self, number: str, route: OutsideRoute) -> None:
         """Dialling `number` reaches a peer outside the process through `route`."""
@@ -442,6 +485,8 @@ class PhoneNetwork:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
         call.state = "connected"
+        if self.carriage is not None:
+            self.carriage.connected(call)
         assert call.callee is not None
         call.callee.state = "connected"
         call.callee._event("connected")
@@ -498,6 +543,8 @@ class PhoneNetwork:
         if call.state != "ringing" or caller is None or caller.call is not call:
             return
         call.state = "connected"
+        if self.carriage is not None:
+            self.carriage.connected(call)
         caller.state = "connected"
         caller._event("answered")
 
@@ -544,6 +591,7 @@ def flip_bits(data: bytes, ber: float, rng: np.random.Generator) -> bytes:
 
 __all__ = [
     "Call",
+    "Carriage",
     "Impairments",
     "OutsideRoute",
     "LineEvent",

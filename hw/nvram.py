@@ -4,7 +4,9 @@ Stored in one SQLite database (`--state DIR/nvram.sqlite`, or in memory without 
 directory). SQLite gives what the battery gives the real machine: a write is all or nothing,
 so a power cut at any moment leaves either the old or the new value. A file that is not ours
 (foreign or corrupt) is moved aside and the machine starts from factory defaults; the reason is
-kept in `reset_reason` for the firmware to show.
+kept in `reset_reason` for the firmware to show. A file that can be read but not written (a
+read-only file system, an immutable file) is copied into memory: the machine runs on with what it
+held, changes are not kept, and `read_only_reason` says so.
 
 The database holds secrets (the SMTP password): the state directory is made mode 0700 and the
 database file 0600 before SQLite opens it (existing ones lose their group and other bits); SQLite
@@ -78,6 +80,7 @@ class Nvram:
     def __init__(self, directory: Path | None = None) -> None:
         self.path: Path | None = Path(directory) / FILENAME if directory is not None else None
         self.reset_reason: str | None = None
+        self.read_only_reason: str | None = None
         self.moved_to: Path | None = None
         self._depth = 0
         # RAM copy of key/value rows read or written (JSON text, or None for "absent"): the
@@ -104,6 +107,23 @@ class Nvram:
         db.execute("PRAGMA synchronous=FULL")
         return db
 
+    def _connect_writable(self, path: Path) -> sqlite3.Connection:
+        """The file, or (when it cannot be written) a copy of it in memory."""
+        try:
+            db = self._connect(str(path))
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE meta SET value = value WHERE key = 'magic'")
+            db.execute("COMMIT")
+            return db
+        except (sqlite3.OperationalError, PermissionError) as exc:
+            reason = str(exc) if isinstance(exc, sqlite3.OperationalError) else exc.strerror
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        memory = sqlite3.connect(":memory:", isolation_level=None)
+        source.backup(memory)
+        source.close()
+        self.read_only_reason = f"{path} cannot be written ({reason}): changes are not kept"
+        return memory
+
     def _init_schema(self) -> None:
         self.db.executescript(_SCHEMA)
         with self.transaction():
@@ -114,7 +134,7 @@ class Nvram:
         if path.exists() and path.stat().st_size > 0:
             problem = self._check_file(path)
             if problem is None:
-                self.db = self._connect(str(path))
+                self.db = self._connect_writable(path)
                 return self.db
             self.reset_reason = problem
             self.moved_to = self._move_aside(path)
@@ -167,6 +187,32 @@ class Nvram:
 
     def close(self) -> None:
         self.db.close()
+
+    # -- snapshots ----------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        if self._depth:
+            raise NvramError("NVRAM is in the middle of a transaction")
+        state = self.__dict__.copy()
+        state["db"] = self.db.serialize()
+        state["path"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        image = state.pop("db")
+        self.__dict__.update(state)
+        self.db = self._connect(":memory:")
+        self.db.deserialize(image)
+
+    def keep_in(self, directory: Path) -> None:
+        """Keep this NVRAM in DIR/nvram.sqlite from now on, replacing what the file held (a
+        snapshot restored with a state directory)."""
+        _private_dir(Path(directory))
+        path = Path(directory) / FILENAME
+        target = self._connect(str(path))
+        self.db.backup(target)
+        self.db.close()
+        self.db = target
+        self.path = path
 
     # -- transactions -------------------------------------------------------------------
     @contextmanager

@@ -16,6 +16,7 @@ loopback; IPv4 or IPv6), or gives None for anything else.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -90,12 +91,24 @@ def pcap_record(at: int, frame: bytes, snaplen: int = SNAPLEN) -> bytes:
 
 
 def internet_checksum(data: bytes) -> int:
-    """The ones' complement sum of 16-bit words (RFC 1071), complemented."""
+    """The ones' complement sum of 16-bit words (RFC 1071), complemented.
+
+    Computed on the octets as one big number: 2**16 is 1 modulo 0xFFFF, so the words' sum
+    with end-around carry is that number modulo 0xFFFF (0xFFFF for a non-zero multiple)."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
+    number = int.from_bytes(data, "big")
+    total = number % 0xFFFF
+    if total == 0 and number:
+        total = 0xFFFF
+    return ~total & 0xFFFF
+
+
+def _fold(number: int) -> int:
+    """`internet_checksum` of octets given as the number they spell (see there)."""
+    total = number % 0xFFFF
+    if total == 0 and number:
+        total = 0xFFFF
     return ~total & 0xFFFF
 
 
@@ -140,8 +153,8 @@ class CallRecorder:
     """
 
     def __init__(self, network: str = "10.0.0.0/24", port: int = T38_PORT, epoch: int = 0) -> None:
-        self._hosts = ipaddress.IPv4Network(network).hosts()
-        self.port = port
+        self._network = ipaddress.IPv4Network(network)  # a network, not its hosts() generator:
+        self.port = port  # a recorder can be saved in a snapshot
         self.epoch = epoch
         self.addresses: dict[str, str] = {}
         self._ident = 0
@@ -150,8 +163,9 @@ class CallRecorder:
     def address(self, station: str) -> str:
         """The station's IPv4 address (given on first use)."""
         if station not in self.addresses:
+            hosts = itertools.islice(self._network.hosts(), len(self.addresses), None)
             try:
-                self.addresses[station] = str(next(self._hosts))
+                self.addresses[station] = str(next(hosts))
             except StopIteration:
                 raise ValueError("no addresses left in the capture's network") from None
         return self.addresses[station]
@@ -171,8 +185,23 @@ class CallRecorder:
                 head,
             )
         self._ident = (self._ident + 1) & 0xFFFF
-        ip = _ipv4_udp(link[0], self.port, link[1], self.port, payload, self._ident)
-        return pcap_record(self.epoch + at, link[2] + ip)
+        s, d, head = link
+        udp_len = 8 + len(payload)
+        if 20 + udp_len > 0xFFFF:
+            raise ValueError(f"a UDP payload of {len(payload)} octets does not fit in IPv4")
+        # The two checksums as `_ipv4_udp` computes them, from the sums of their parts (the
+        # ones' complement sum of concatenated even-length parts is the sum of theirs).
+        port = self.port
+        addresses = int.from_bytes(s + d, "big")
+        udp_sum = _fold(addresses + IPPROTO_UDP + 2 * udp_len + 2 * port
+                        + int.from_bytes(payload + b"\x00" * (len(payload) & 1), "big"))  # fmt: skip
+        ip_sum = _fold(addresses + 0x4500 + 20 + udp_len + self._ident + 0x4000 + (64 << 8)
+                       + IPPROTO_UDP)  # fmt: skip
+        frame = head + struct.pack(
+            "!BBHHHBBH4s4sHHHH", 0x45, 0, 20 + udp_len, self._ident, 0x4000, 64, IPPROTO_UDP,
+            ip_sum, s, d, port, port, udp_len, udp_sum or 0xFFFF,
+        ) + payload  # fmt: skip
+        return pcap_record(self.epoch + at, frame)
 
 
 # -- reading ----------------------------------------------------------------------------------------

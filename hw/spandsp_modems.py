@@ -1,10 +1,11 @@
-"""SpanDSP's fax modems through ctypes: the parts the audio modem chip is built from, and SpanDSP's
-own audio fax terminal as an independent far end.
+"""SpanDSP's fax modems through ctypes: the parts the audio modem chip is built from.
 
-Debian's libspandsp2 0.0.6 (no Python binding exists). Every `*_init` function allocates its state
-when given NULL, so the opaque structs' sizes never matter here; each wrapper frees its state with
-the matching `*_free` when it is collected. ctypes callbacks are kept referenced by the object that
-registered them (a collected callback called from C crashes the process).
+Debian's libspandsp2 0.0.6 (no Python binding exists), loaded and declared by `hw.spandsp` (the
+one loader; SpanDSP's whole fax terminals, T.38 and audio, are bound there too). Every `*_init`
+function allocates its state when given NULL, so the opaque structs' sizes never matter here; each
+wrapper frees its state with the matching `*_free` when it is collected. ctypes callbacks are kept
+referenced by the object that registered them (a collected callback called from C crashes the
+process).
 
 Samples are numpy int16 arrays at 8000 samples/s. Bits move between a modem and its user through a
 `BitPort`: a C function and its user-data pointer. SpanDSP's own HDLC transmitter and receiver are
@@ -15,57 +16,29 @@ values on a port are SpanDSP's status codes (`SIG_STATUS_*`), in band with the b
 
 Parts: V.21 channel 2 (`FskTransmitter`, `FskReceiver`), V.27ter / V.29 / V.17
 (`FastTransmitter`, `FastReceiver`), HDLC, CNG and CED (`ConnectToneTransmitter`,
-`ConnectToneDetector`), DTMF (`DtmfTransmitter`, `DtmfReceiver`), and the fax terminal
-(`FaxTerminal`: `fax_init`, its T.30 with files, ECM, ident, the phase E result and the frames).
+`ConnectToneDetector`), DTMF (`DtmfTransmitter`, `DtmfReceiver`).
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 8000
-DEBIAN_PACKAGE = "libspandsp2"
-
-
-class SpanDspMissing(RuntimeError):
-    """libspandsp is not installed."""
-
-
-_lib: ctypes.CDLL | None = None
-
-
-def load_spandsp() -> ctypes.CDLL:
-    """The SpanDSP library, loaded once; `SpanDspMissing` (one line naming the Debian package)
-    where it is absent."""
-    global _lib
-    if _lib is None:
-        path = ctypes.util.find_library("spandsp") or "libspandsp.so.2"
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            raise SpanDspMissing(
-                f"SpanDSP is not installed: install the Debian package {DEBIAN_PACKAGE} "
-                f"(apt-get install {DEBIAN_PACKAGE})"
-            ) from None
-        _declare(lib)
-        _lib = lib
-    return _lib
-
-
-def spandsp_available() -> bool:
-    try:
-        load_spandsp()
-    except SpanDspMissing:
-        return False
-    return True
-
+from .spandsp import (
+    DIGITS_RX,
+    GET_BIT,
+    HDLC_FRAME,
+    MODEM_STATUS,
+    PUT_BIT,
+    TONE_REPORT,
+    State,
+    address_of,
+    load_spandsp,
+)
 
 # -- SpanDSP's constants (headers of 0.0.6) -------------------------------------------------------
 SIG_STATUS_CARRIER_DOWN = -1
@@ -90,40 +63,6 @@ MODEM_CONNECT_TONES_ANSAM_PR = 5
 MODEM_CONNECT_TONES_FAX_PREAMBLE = 6
 MODEM_CONNECT_TONES_FAX_CED = MODEM_CONNECT_TONES_ANS
 
-T30_SUPPORT_V27TER = 0x01
-T30_SUPPORT_V29 = 0x02
-T30_SUPPORT_V17 = 0x04
-T30_SUPPORT_T4_1D_COMPRESSION = 0x02
-T30_SUPPORT_T4_2D_COMPRESSION = 0x04
-T30_SUPPORT_T6_COMPRESSION = 0x08
-T30_ERR_OK = 0
-
-# -- ctypes prototypes ------------------------------------------------------------------------------
-_P = ctypes.c_void_p
-_I = ctypes.c_int
-_F = ctypes.c_float
-_S = ctypes.c_char_p
-
-# Callback types (async.h, hdlc.h, telephony.h, dtmf.h, t30.h).
-GET_BIT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
-PUT_BIT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int)
-MODEM_STATUS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int)
-HDLC_FRAME = ctypes.CFUNCTYPE(
-    None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_int, ctypes.c_int
-)
-HDLC_UNDERFLOW = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-TONE_REPORT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
-DIGITS_RX = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int)
-T30_PHASE_E = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
-T30_FRAME = ctypes.CFUNCTYPE(
-    None,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_int,
-    ctypes.POINTER(ctypes.c_uint8),
-    ctypes.c_int,
-)
-
 
 class FskSpec(ctypes.Structure):
     _fields_ = [
@@ -134,167 +73,6 @@ class FskSpec(ctypes.Structure):
         ("min_level", ctypes.c_int),
         ("baud_rate", ctypes.c_int),
     ]
-
-
-class T30Stats(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_int)
-        for name in (
-            "bit_rate",
-            "error_correcting_mode",
-            "pages_tx",
-            "pages_rx",
-            "pages_in_file",
-            "x_resolution",
-            "y_resolution",
-            "width",
-            "length",
-            "image_size",
-            "encoding",
-            "bad_rows",
-            "longest_bad_row_run",
-            "error_correcting_mode_retries",
-            "current_status",
-        )
-    ] + [("_spare", ctypes.c_int * 16)]  # room should the library's struct be longer
-
-
-# name: (result type, argument types). Buffers and callbacks are passed as raw addresses (c_void_p).
-_PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
-    # HDLC
-    "hdlc_tx_init": (_P, [_P, _I, _I, _I, _P, _P]),
-    "hdlc_tx_frame": (_I, [_P, _P, ctypes.c_size_t]),
-    "hdlc_tx_flags": (_I, [_P, _I]),
-    "hdlc_tx_get": (_I, [_P, _P, ctypes.c_size_t]),
-    "hdlc_tx_free": (_I, [_P]),
-    "hdlc_rx_init": (_P, [_P, _I, _I, _I, _P, _P]),
-    "hdlc_rx_set_status_handler": (None, [_P, _P, _P]),
-    "hdlc_rx_put": (None, [_P, _P, _I]),
-    "hdlc_rx_restart": (_I, [_P]),
-    "hdlc_rx_free": (_I, [_P]),
-    # V.21
-    "fsk_tx_init": (_P, [_P, _P, _P, _P]),
-    "fsk_tx_restart": (_I, [_P, _P]),
-    "fsk_tx_power": (None, [_P, _F]),
-    "fsk_tx": (_I, [_P, _P, _I]),
-    "fsk_tx_set_get_bit": (None, [_P, _P, _P]),
-    "fsk_tx_free": (_I, [_P]),
-    "fsk_rx_init": (_P, [_P, _P, _I, _P, _P]),
-    "fsk_rx_restart": (_I, [_P, _P, _I]),
-    "fsk_rx_signal_cutoff": (None, [_P, _F]),
-    "fsk_rx_signal_power": (_F, [_P]),
-    "fsk_rx": (_I, [_P, _P, _I]),
-    "fsk_rx_set_modem_status_handler": (None, [_P, _P, _P]),
-    "fsk_rx_free": (_I, [_P]),
-    # V.17
-    "v17_tx_init": (_P, [_P, _I, _I, _P, _P]),
-    "v17_tx_restart": (_I, [_P, _I, _I, _I]),
-    "v17_tx_power": (None, [_P, _F]),
-    "v17_tx": (_I, [_P, _P, _I]),
-    "v17_tx_set_get_bit": (None, [_P, _P, _P]),
-    "v17_tx_free": (_I, [_P]),
-    "v17_rx_init": (_P, [_P, _I, _P, _P]),
-    "v17_rx_restart": (_I, [_P, _I, _I]),
-    "v17_rx": (_I, [_P, _P, _I]),
-    "v17_rx_signal_cutoff": (None, [_P, _F]),
-    "v17_rx_signal_power": (_F, [_P]),
-    "v17_rx_set_put_bit": (None, [_P, _P, _P]),
-    "v17_rx_set_modem_status_handler": (None, [_P, _P, _P]),
-    "v17_rx_free": (_I, [_P]),
-    # V.29
-    "v29_tx_init": (_P, [_P, _I, _I, _P, _P]),
-    "v29_tx_restart": (_I, [_P, _I, _I]),
-    "v29_tx_power": (None, [_P, _F]),
-    "v29_tx": (_I, [_P, _P, _I]),
-    "v29_tx_set_get_bit": (None, [_P, _P, _P]),
-    "v29_tx_free": (_I, [_P]),
-    "v29_rx_init": (_P, [_P, _I, _P, _P]),
-    "v29_rx_restart": (_I, [_P, _I, _I]),
-    "v29_rx": (_I, [_P, _P, _I]),
-    "v29_rx_signal_cutoff": (None, [_P, _F]),
-    "v29_rx_signal_power": (_F, [_P]),
-    "v29_rx_set_put_bit": (None, [_P, _P, _P]),
-    "v29_rx_set_modem_status_handler": (None, [_P, _P, _P]),
-    "v29_rx_free": (_I, [_P]),
-    # V.27ter
-    "v27ter_tx_init": (_P, [_P, _I, _I, _P, _P]),
-    "v27ter_tx_restart": (_I, [_P, _I, _I]),
-    "v27ter_tx_power": (None, [_P, _F]),
-    "v27ter_tx": (_I, [_P, _P, _I]),
-    "v27ter_tx_set_get_bit": (None, [_P, _P, _P]),
-    "v27ter_tx_free": (_I, [_P]),
-    "v27ter_rx_init": (_P, [_P, _I, _P, _P]),
-    "v27ter_rx_restart": (_I, [_P, _I, _I]),
-    "v27ter_rx": (_I, [_P, _P, _I]),
-    "v27ter_rx_signal_cutoff": (None, [_P, _F]),
-    "v27ter_rx_signal_power": (_F, [_P]),
-    "v27ter_rx_set_put_bit": (None, [_P, _P, _P]),
-    "v27ter_rx_set_modem_status_handler": (None, [_P, _P, _P]),
-    "v27ter_rx_free": (_I, [_P]),
-    # CNG, CED
-    "modem_connect_tones_tx_init": (_P, [_P, _I]),
-    "modem_connect_tones_tx": (_I, [_P, _P, _I]),
-    "modem_connect_tones_tx_free": (_I, [_P]),
-    "modem_connect_tones_rx_init": (_P, [_P, _I, _P, _P]),
-    "modem_connect_tones_rx": (_I, [_P, _P, _I]),
-    "modem_connect_tones_rx_free": (_I, [_P]),
-    # DTMF
-    "dtmf_tx_init": (_P, [_P]),
-    "dtmf_tx_put": (_I, [_P, _S, _I]),
-    "dtmf_tx_set_timing": (None, [_P, _I, _I]),
-    "dtmf_tx_set_level": (None, [_P, _I, _I]),
-    "dtmf_tx": (_I, [_P, _P, _I]),
-    "dtmf_tx_free": (_I, [_P]),
-    "dtmf_rx_init": (_P, [_P, _P, _P]),
-    "dtmf_rx": (_I, [_P, _P, _I]),
-    "dtmf_rx_free": (_I, [_P]),
-    # The audio fax terminal and its T.30
-    "fax_init": (_P, [_P, _I]),
-    "fax_rx": (_I, [_P, _P, _I]),
-    "fax_tx": (_I, [_P, _P, _I]),
-    "fax_set_transmit_on_idle": (None, [_P, _I]),
-    "fax_get_t30_state": (_P, [_P]),
-    "fax_free": (_I, [_P]),
-    "t30_set_tx_file": (None, [_P, _S, _I, _I]),
-    "t30_set_rx_file": (None, [_P, _S, _I]),
-    "t30_set_ecm_capability": (_I, [_P, _I]),
-    "t30_set_tx_ident": (_I, [_P, _S]),
-    "t30_get_rx_ident": (_S, [_P]),
-    "t30_set_supported_modems": (_I, [_P, _I]),
-    "t30_set_supported_compressions": (_I, [_P, _I]),
-    "t30_set_phase_e_handler": (None, [_P, _P, _P]),
-    "t30_set_real_time_frame_handler": (None, [_P, _P, _P]),
-    "t30_get_transfer_statistics": (None, [_P, _P]),
-    "t30_completion_code_to_str": (_S, [_I]),
-}
-
-
-def _declare(lib: ctypes.CDLL) -> None:
-    for name, (restype, argtypes) in _PROTOTYPES.items():
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
-
-
-def _address(fn: Any) -> int:
-    """The C address of a ctypes callback or a library function."""
-    value = ctypes.cast(fn, ctypes.c_void_p).value
-    assert value is not None
-    return value
-
-
-class _State:
-    """A SpanDSP state allocated by its init function and freed by its `*_free`."""
-
-    def __init__(self, pointer: int | None, free: str) -> None:
-        if not pointer:
-            raise RuntimeError(f"SpanDSP could not allocate a state ({free})")
-        self.ptr: int = pointer
-        self._keep: list[Any] = []  # callbacks and buffers C holds on to
-        weakref.finalize(self, getattr(load_spandsp(), free), pointer)
-
-    def keep(self, *objects: Any) -> None:
-        self._keep.extend(objects)
 
 
 # -- bit ports ---------------------------------------------------------------------------------------
@@ -367,7 +145,7 @@ def _python_bit_functions() -> tuple[int, int, Any]:  # pragma: no cover - witho
             head[_C_COUNT] = count + 1
 
     get_cb, put_cb = GET_BIT(get_bit), PUT_BIT(put_bit)
-    return _address(get_cb), _address(put_cb), (get_cb, put_cb)
+    return address_of(get_cb), address_of(put_cb), (get_cb, put_cb)
 
 
 _bit_functions: tuple[int, int, Any] | None = None
@@ -458,14 +236,14 @@ class HdlcTransmitter:
 
     def __init__(self, inter_frame_flags: int = 1) -> None:
         lib = load_spandsp()
-        self._state = _State(
+        self._state = State(
             lib.hdlc_tx_init(None, 0, inter_frame_flags, 0, None, None), "hdlc_tx_free"
         )
         self._lib = lib
 
     @property
     def port(self) -> BitPort:
-        return BitPort(_address(self._lib.hdlc_tx_get_bit), self._state.ptr, self)
+        return BitPort(address_of(self._lib.hdlc_tx_get_bit), self._state.ptr, self)
 
     def flags(self, count: int) -> bool:
         """Queue `count` flags (0: end the transmission once drained)."""
@@ -509,14 +287,14 @@ class HdlcReceiver:
             self.on_status(code)
 
         frame_cb, status_cb = HDLC_FRAME(frame), MODEM_STATUS(status)
-        pointer = lib.hdlc_rx_init(None, 0, 1, framing_flags, _address(frame_cb), None)
-        self._state = _State(pointer, "hdlc_rx_free")
+        pointer = lib.hdlc_rx_init(None, 0, 1, framing_flags, address_of(frame_cb), None)
+        self._state = State(pointer, "hdlc_rx_free")
         self._state.keep(frame_cb, status_cb)
-        lib.hdlc_rx_set_status_handler(pointer, _address(status_cb), None)
+        lib.hdlc_rx_set_status_handler(pointer, address_of(status_cb), None)
 
     @property
     def port(self) -> BitPort:
-        return BitPort(_address(self._lib.hdlc_rx_put_bit), self._state.ptr, self)
+        return BitPort(address_of(self._lib.hdlc_rx_put_bit), self._state.ptr, self)
 
     def put(self, octets: bytes) -> None:
         """Octets of the bit stream, most significant bit first (SpanDSP's `hdlc_rx_put`)."""
@@ -540,7 +318,7 @@ class FskTransmitter:
         lib = load_spandsp()
         self._lib = lib
         self._spec = _fsk_spec(lib, FSK_V21CH2)
-        self._state = _State(
+        self._state = State(
             lib.fsk_tx_init(None, self._spec, source.function, source.user_data), "fsk_tx_free"
         )
         self._state.keep(source)
@@ -570,7 +348,7 @@ class FskReceiver:
         pointer = lib.fsk_rx_init(
             None, self._spec, FSK_FRAME_MODE_SYNC, sink.function, sink.user_data
         )
-        self._state = _State(pointer, "fsk_rx_free")
+        self._state = State(pointer, "fsk_rx_free")
         self._state.keep(sink)
         self.signal_cutoff(cutoff_dbm0)
 
@@ -619,7 +397,7 @@ class FastTransmitter:
         self._prefix = _family(family, rate)[0]
         init = getattr(lib, f"{self._prefix}_init")
         pointer = init(None, rate, 0, source.function, source.user_data)
-        self._state = _State(pointer, f"{self._prefix}_free")
+        self._state = State(pointer, f"{self._prefix}_free")
         self._state.keep(source)
         self._tx = getattr(lib, self._prefix)
         self._power = power_dbm0
@@ -662,9 +440,7 @@ class FastReceiver:
         self.rate = rate
         self._prefix = _family(family, rate)[1]
         init = getattr(lib, f"{self._prefix}_init")
-        self._state = _State(
-            init(None, rate, sink.function, sink.user_data), f"{self._prefix}_free"
-        )
+        self._state = State(init(None, rate, sink.function, sink.user_data), f"{self._prefix}_free")
         self._state.keep(sink)
         self._rx = getattr(lib, self._prefix)
         if cutoff_dbm0 is not None:
@@ -699,7 +475,7 @@ class ConnectToneTransmitter:
     def __init__(self, tone: int) -> None:
         lib = load_spandsp()
         self._lib = lib
-        self._state = _State(
+        self._state = State(
             lib.modem_connect_tones_tx_init(None, tone), "modem_connect_tones_tx_free"
         )
 
@@ -723,8 +499,8 @@ class ConnectToneDetector:
             self.on_tone(code)
 
         callback = TONE_REPORT(report)
-        pointer = lib.modem_connect_tones_rx_init(None, tone, _address(callback), None)
-        self._state = _State(pointer, "modem_connect_tones_rx_free")
+        pointer = lib.modem_connect_tones_rx_init(None, tone, address_of(callback), None)
+        self._state = State(pointer, "modem_connect_tones_rx_free")
         self._state.keep(callback)
 
     def rx(self, samples: np.ndarray) -> None:
@@ -743,7 +519,7 @@ class DtmfTransmitter:
     def __init__(self, on_ms: int = 100, off_ms: int = 100) -> None:
         lib = load_spandsp()
         self._lib = lib
-        self._state = _State(lib.dtmf_tx_init(None), "dtmf_tx_free")
+        self._state = State(lib.dtmf_tx_init(None), "dtmf_tx_free")
         lib.dtmf_tx_set_timing(self._state.ptr, on_ms, off_ms)
 
     def put(self, digits: str) -> int:
@@ -768,98 +544,9 @@ class DtmfReceiver:
             self.digits += ctypes.string_at(digits, length).decode("ascii", "replace")
 
         callback = DIGITS_RX(heard)
-        self._state = _State(lib.dtmf_rx_init(None, _address(callback), None), "dtmf_rx_free")
+        self._state = State(lib.dtmf_rx_init(None, address_of(callback), None), "dtmf_rx_free")
         self._state.keep(callback)
 
     def rx(self, samples: np.ndarray) -> None:
         samples = _samples(samples)
         self._lib.dtmf_rx(self._state.ptr, samples.ctypes.data, samples.size)
-
-
-# -- the fax terminal --------------------------------------------------------------------------------
-FRAME_SENT = 0
-FRAME_RECEIVED = 1
-
-
-class FaxTerminal:
-    """SpanDSP's complete audio fax terminal (its T.30, its modems): 160-sample blocks in and out.
-
-    The calling side sends `tx_file` (TIFF), the answering side files what it receives in
-    `rx_file` (either side may do either). `frames` logs every T.30 frame as
-    (FRAME_SENT | FRAME_RECEIVED, frame without FCS); `completion` is the phase E result
-    (T30_ERR_OK = 0) once the call has ended.
-    """
-
-    def __init__(
-        self,
-        calling: bool,
-        *,
-        ident: str = "SPANDSP",
-        ecm: bool = False,
-        tx_file: str | None = None,
-        rx_file: str | None = None,
-        modems: int = T30_SUPPORT_V27TER | T30_SUPPORT_V29 | T30_SUPPORT_V17,
-        compressions: int = T30_SUPPORT_T4_1D_COMPRESSION
-        | T30_SUPPORT_T4_2D_COMPRESSION
-        | T30_SUPPORT_T6_COMPRESSION,
-    ) -> None:
-        lib = load_spandsp()
-        self._lib = lib
-        self._state = _State(lib.fax_init(None, int(calling)), "fax_free")
-        fax = self._state.ptr
-        lib.fax_set_transmit_on_idle(fax, 1)
-        self.t30: int = lib.fax_get_t30_state(fax)
-        self.frames: list[tuple[int, bytes]] = []
-        self.completion: int | None = None
-
-        def phase_e(_t30: int, _user: int, code: int) -> None:
-            self.completion = code
-
-        def frame(_t30: int, _user: int, direction: int, msg: Any, length: int) -> None:
-            self.frames.append(
-                (FRAME_RECEIVED if direction else FRAME_SENT, ctypes.string_at(msg, length))
-            )
-
-        phase_e_cb, frame_cb = T30_PHASE_E(phase_e), T30_FRAME(frame)
-        self._state.keep(phase_e_cb, frame_cb)
-        lib.t30_set_phase_e_handler(self.t30, _address(phase_e_cb), None)
-        lib.t30_set_real_time_frame_handler(self.t30, _address(frame_cb), None)
-        lib.t30_set_tx_ident(self.t30, ident.encode("ascii"))
-        lib.t30_set_ecm_capability(self.t30, int(ecm))
-        lib.t30_set_supported_modems(self.t30, modems)
-        lib.t30_set_supported_compressions(self.t30, compressions)
-        if tx_file is not None:
-            lib.t30_set_tx_file(self.t30, tx_file.encode(), -1, -1)
-        if rx_file is not None:
-            lib.t30_set_rx_file(self.t30, rx_file.encode(), -1)
-
-    def rx(self, samples: np.ndarray) -> None:
-        samples = _samples(samples)
-        for start in range(0, samples.size, 160):
-            block = np.ascontiguousarray(samples[start : start + 160])
-            self._lib.fax_rx(self._state.ptr, block.ctypes.data, block.size)
-
-    def tx(self, count: int) -> np.ndarray:
-        out = np.zeros(count, dtype=np.int16)
-        for start in range(0, count, 160):
-            n = min(160, count - start)
-            block = np.zeros(n, dtype=np.int16)
-            made = self._lib.fax_tx(self._state.ptr, block.ctypes.data, n)
-            out[start : start + made] = block[:made]
-        return out
-
-    @property
-    def remote_ident(self) -> str:
-        raw = self._lib.t30_get_rx_ident(self.t30)
-        return raw.decode("ascii", "replace") if raw else ""
-
-    def statistics(self) -> T30Stats:
-        stats = T30Stats()
-        self._lib.t30_get_transfer_statistics(self.t30, ctypes.addressof(stats))
-        return stats
-
-    def completion_text(self) -> str:
-        if self.completion is None:
-            return "call in progress"
-        raw = self._lib.t30_completion_code_to_str(self.completion)
-        return raw.decode("ascii", "replace") if raw else str(self.completion)

@@ -317,10 +317,12 @@ class T38Endpoint:
 
     def send_ifp(self, packet: IfpPacket, now: int) -> list[Datagram]:
         """One IFP packet in a datagram (repeated when it is an indicator or a signal end)."""
-        image = isinstance(packet, T38Data) and packet.is_image
+        ends = ends_something(packet)
+        # image: bulk high-speed data with no carrier end in it (T38Data.is_image)
+        image = not ends and isinstance(packet, T38Data) and packet.data_type != "v21"
         depth = self.config.image_redundancy if image else self.config.redundancy
         payload = self.udptl_out.send(encode_ifp(packet, self.config.version), depth)
-        copies = self.config.copies_of_ends if ends_something(packet) else 1
+        copies = self.config.copies_of_ends if ends else 1
         self.stats.sent += copies
         return [Datagram(now, payload)] * copies
 

@@ -41,7 +41,8 @@ class CallCapture:
             endpoint = self._endpoints[(src, dst)] = T38Endpoint(self.config)
         if signal.kind == FRAMES and self.redact is not None:
             frames = tuple((self.redact(frame), ok) for frame, ok in signal.frames)
-            signal = replace(signal, frames=frames)
+            if frames != signal.frames:
+                signal = replace(signal, frames=frames)
         return b"".join(
             self.recorder.datagram(d.at, src, dst, d.payload) for d in endpoint.send(signal, at)
         )

@@ -326,13 +326,42 @@ def encode_ifp(packet: IfpPacket, version: int = 0) -> bytes:
     code = DATA[packet.data_type].code
     if code >= DATA_ROOT and version == 0:
         raise IfpError(f"data type {packet.data_type} needs T.38 version 1 or later")
-    w.put(1 if packet.fields else 0, 1)
+    fields = packet.fields
+    if version == 0 and 1 <= len(fields) <= 2 and fields[0].data:
+        fast = _encode_bulk(code, fields)
+        if fast is not None:
+            return fast
+    return _encode_data_bits(w, code, fields, version)
+
+
+def _encode_bulk(code: int, fields: tuple[T38Field, ...]) -> bytes | None:
+    """Version 0 octets of a data packet of one field with data, or that and a field without:
+    None for any other shape (the bit writer does those)."""
+    if code < DATA_ROOT:
+        # The bulk of a call (a piece of a frame or of page data, perhaps with the frame's
+        # verdict), octet by octet: fields present, t30-data, the type in the root; the count;
+        # present, the field's type; its data's length - 1 in 16 bits, the data; a last field
+        # without data in the high 4 bits of an octet.
+        first = FIELDS[fields[0].type].code
+        last = FIELDS[fields[-1].type].code if len(fields) == 2 and not fields[1].data else None
+        if first < FIELD_ROOT and (len(fields) == 1 or (last is not None and last < FIELD_ROOT)):
+            data = fields[0].data
+            out = bytes((0xC0 | code << 1, len(fields), 0x80 | first << 4))
+            out += (len(data) - 1).to_bytes(2, "big") + data
+            return out if last is None else out + bytes((last << 4,))
+    return None
+
+
+def _encode_data_bits(
+    w: _BitWriter, code: int, fields: tuple[T38Field, ...], version: int
+) -> bytes:
+    w.put(1 if fields else 0, 1)
     w.put(1, 1)  # t30-data
     _put_enum(w, code, DATA_ROOT, 4)
-    if not packet.fields:
+    if not fields:
         return w.finish()
-    _put_length(w, len(packet.fields))
-    for field in packet.fields:
+    _put_length(w, len(fields))
+    for field in fields:
         ftype = FIELDS[field.type].code
         w.put(1 if field.data else 0, 1)
         if version == 0:

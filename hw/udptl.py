@@ -56,9 +56,12 @@ class UdptlPacket:
 # -- the codec --------------------------------------------------------------------------------------
 
 
+_SHORT_LENGTHS = [bytes((n,)) for n in range(0x80)]
+
+
 def _length(n: int) -> bytes:
     if n < 0x80:
-        return bytes((n,))
+        return _SHORT_LENGTHS[n]
     if n < 0x4000:
         return (0x8000 | n).to_bytes(2, "big")
     raise UdptlError(f"{n} octets or items need PER fragmentation")
@@ -148,11 +151,24 @@ class UdptlSender:
     def send(self, ifp: bytes, redundancy: int) -> bytes:
         """The datagram for `ifp`, repeating the `redundancy` packets sent before it."""
         depth = max(0, min(redundancy, MAX_SECONDARY))
-        packet = UdptlPacket(self.seq, bytes(ifp), tuple(self._history[:depth]))
-        self._history.insert(0, packet.primary)
+        ifp = bytes(ifp)
+        if not ifp:
+            raise UdptlError("an empty primary IFP packet")
+        # encode_udptl's octets, written straight (this is the path every datagram takes)
+        secondary = self._history[:depth]
+        out = [
+            self.seq.to_bytes(2, "big"),
+            _length(len(ifp)),
+            ifp,
+            b"\x00",
+            _length(len(secondary)),
+        ]
+        for earlier in secondary:
+            out += (_length(len(earlier)), earlier)
+        self._history.insert(0, ifp)
         del self._history[MAX_SECONDARY:]
         self.seq = (self.seq + 1) % SEQ_MODULO
-        return encode_udptl(packet)
+        return b"".join(out)
 
 
 # -- receiving --------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ SUBCOMMANDS: dict[str, tuple[str, str | None]] = {
     "codec": ("the machine's T.4/T.6 codec as a tool", "estudio190f.panel.codec_tool"),
     "conformance": ("run T.30 conformance (TSB85) scripts", "estudio190f.panel.conformance"),
     "decode": ("the fax calls and documents in a capture", "estudio190f.panel.decode_tool"),
+    "coverage": ("coverage of key scripts: merge and report", "estudio190f.panel.coverage"),
 }
 
 
@@ -96,6 +97,18 @@ def _number(text: str) -> str:
     return text
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """`[HOST:]PORT` (HOST an IPv4 address or a name; default loopback)."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    if not (port.isascii() and port.isdigit() and int(port) <= 65535) or (sep and not host):
+        raise argparse.ArgumentTypeError(
+            f"give [HOST:]PORT with PORT 0 to 65535, not {text[:40]!r}"
+        )
+    return host, int(port)
+
+
 def _secret(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -123,6 +136,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             mod.add_arguments(command_parser)
             command_parser.set_defaults(handler=mod.run)
     return parser
+
+
+def _line_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--line",
+        choices=("signal", "audio"),
+        help="how calls travel: as modem signals (signal, the default) or as 8 kHz sound through "
+        "SpanDSP's modems, each call recorded under OUT/calls/ (audio); wins over [line] mode",
+    )
+
+
+def _iax2_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    host = host.strip("[]") or "127.0.0.1"
+    if not (port.isascii() and port.isdigit() and 0 <= int(port) <= 65535):
+        raise argparse.ArgumentTypeError(f"give --iax2 as [HOST:]PORT, not {text[:40]!r}")
+    return host, int(port)
 
 
 def _run_arguments(run: argparse.ArgumentParser) -> None:
@@ -166,12 +198,35 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--record", type=Path, help="write what the operator did as a key script")
     run.add_argument(
+        "--restore",
+        type=Path,
+        metavar="FILE",
+        help="start from a snapshot (docs/snapshots.md) instead of a machine fresh from the box",
+    )
+    run.add_argument(
+        "--t38",
+        type=_host_port,
+        metavar="[HOST:]PORT",
+        help="take T.38 (UDPTL) calls there (loopback unless a host is given; port 0 = any)",
+    )
+    run.add_argument(
+        "--capture", action="store_true", help="write every call to --out/calls.pcap (T.38)"
+    )
+    run.add_argument(
         "--documents",
         type=Path,
         action="append",
         metavar="DIR",
         help="a folder console clients may load documents from (repeatable; default: the "
         "current folder)",
+    )
+    _line_argument(run)
+    run.add_argument(
+        "--iax2",
+        type=_iax2_address,
+        metavar="[HOST:]PORT",
+        help="a PBX trunk: an IAX2 endpoint on UDP (loopback unless a host is given; port 0 = "
+        "any); its peers call the simulation's numbers, [line.peers] iax2 numbers are called",
     )
 
 
@@ -181,6 +236,21 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("--out", type=Path)
     replay.add_argument("--seed", type=_positive_int, default=0)
     replay.add_argument("--junit", type=Path)
+    replay.add_argument(
+        "--restore",
+        type=Path,
+        metavar="FILE",
+        help="each script starts from this snapshot (docs/snapshots.md)",
+    )
+    replay.add_argument(
+        "--coverage",
+        type=Path,
+        metavar="FILE",
+        help="record what the scripts visited to FILE (JSON; docs/coverage.md)",
+    )
+    replay.add_argument(
+        "--capture", action="store_true", help="write every call to --out/calls.pcap (T.38)"
+    )
     replay.add_argument(
         "--relay",
         choices=("default", "none"),
@@ -212,6 +282,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
         help="run only the K-th (from 1) of N disjoint slices of the scripts; auto/N takes K from "
         "JOB_COMPLETION_INDEX (Kubernetes, from 0) plus one",
     )
+    _line_argument(replay)
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -341,6 +412,35 @@ def _load_config(path: Path | None) -> SettingsFile | None:
 SETTINGS_FILE_LIMIT = 1 << 20  # bytes; a settings file is a few hundred
 
 
+def _check_t38_peers(settings: SettingsFile | None) -> None:
+    """Every t38 peer of `[line.peers]` resolves (to IPv4), or a usage error naming it."""
+    if settings is None:
+        return
+    from estudio190f.hw.udp_port import PeerError, resolve_ipv4
+
+    for number, peer in settings.peers.items():
+        if peer.kind != "t38":
+            continue
+        try:
+            resolve_ipv4(peer.host, peer.port)
+        except PeerError as exc:
+            raise UsageError(f"[line.peers] {number}: {exc}") from None
+
+
+def _need_line(line: str | None, settings: SettingsFile | None) -> None:
+    """The audio line needs SpanDSP: where it is missing, one line saying what to install."""
+    wanted = line or (settings.values.get("line.mode") if settings is not None else None)
+    if wanted != "audio":
+        return
+    from estudio190f.hw.spandsp import SpanDspMissing, load_spandsp
+
+    try:
+        load_spandsp()
+    except SpanDspMissing as exc:
+        where = "--line audio" if line else '[line] mode = "audio"'
+        raise UsageError(f"{where} needs SpanDSP: {exc}") from None
+
+
 # -- replay ------------------------------------------------------------------------------------
 
 
@@ -354,12 +454,43 @@ class ScriptResult:
         self.wall_seconds = 0.0
 
 
+def check_restore(args: argparse.Namespace) -> None:
+    """`--restore FILE`: a snapshot this build reads, and no option that would start otherwise."""
+    if args.restore is None:
+        return
+    # (--seed is left as it is: the snapshot's random generators go on; a machine declared
+    # later takes its seed from the snapshot too.)
+    for option, given in (
+        ("--config", args.config),
+        ("--number", getattr(args, "number", None)),
+        ("--line", args.line),  # the line mode is a setting the snapshot holds
+    ):
+        if given is not None:
+            raise UsageError(
+                f"--restore and {option}: a snapshot holds the machines as they were (settings, "
+                "numbers, random generators); give one or the other"
+            )
+    from .snapshot import SnapshotError, read_header
+
+    try:
+        read_header(args.restore)
+    except SnapshotError as exc:
+        raise UsageError(f"--restore: {exc}") from None
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    check_restore(args)
     settings = _load_config(args.config)
+    _check_t38_peers(settings)
+    _need_line(args.line, settings)
+    if args.capture and args.out is None:
+        raise UsageError("--capture needs --out DIR (the capture is DIR/calls.pcap)")
     if args.out is not None:
         output_folder("--out", args.out)
     if args.junit is not None:
         output_file("--junit", args.junit)
+    if args.coverage is not None:
+        output_file("--coverage", args.coverage)
     names = _out_names(args.scripts)
     several = len(args.scripts) > 1
     # (path, out) of each script to run here: all of them, or the slice --shard names (a
@@ -397,46 +528,92 @@ def _replay_plan(
     args: argparse.Namespace, settings: SettingsFile | None, plan: list[tuple[Path, Path | None]]
 ) -> list[ScriptResult]:
     """Run the scripts here, one after another, or with --jobs in that many processes."""
-    if args.jobs == 1 or len(plan) <= 1:
-        return [replay_script(args, settings, path, out) for path, out in plan]
+    jobs = args.jobs
+    if jobs != 1 and len(plan) > 1:
+        from .jobs import cpu_count
+
+        jobs = jobs or cpu_count()
+    if jobs <= 1 or len(plan) <= 1:
+        recorder = start_coverage(args.coverage)
+        results: list[ScriptResult] = []
+        try:
+            for path, out in plan:
+                results.append(replay_script(args, settings, path, out))
+                if recorder is not None:
+                    recorder.coverage.runs += 1
+        finally:
+            if recorder is not None:
+                end_coverage(recorder, args.coverage, "replay")
+        return results
+    return _replay_in_processes(args, settings, plan, jobs)
+
+
+def _replay_in_processes(
+    args: argparse.Namespace,
+    settings: SettingsFile | None,
+    plan: list[tuple[Path, Path | None]],
+    jobs: int,
+) -> list[ScriptResult]:
+    """--jobs: each script in a worker process; with --coverage each call records into a file of
+    its own (a scratch folder), merged at the end as if the scripts had run in one process."""
     import shutil
     import tempfile
 
-    from .jobs import Lost, cpu_count, run_in_processes
+    from .jobs import Lost, run_in_processes
 
-    jobs = args.jobs or cpu_count()
-    if jobs <= 1:
-        return [replay_script(args, settings, path, out) for path, out in plan]
     results: list[ScriptResult] = []
-    # Each call carries the options, not the list of every script (pickled once a call). With
-    # --coverage (panel/coverage.py), each call records into a file of its own, merged at the end.
-    coverage: Path | None = getattr(args, "coverage", None)
+    coverage: Path | None = args.coverage
     parts = Path(tempfile.mkdtemp(prefix="estudio190f-coverage-")) if coverage else None
     calls = []
     for n, (path, out) in enumerate(plan):
+        # Each call carries the options, not the list of every script (pickled once a call).
         options = {**vars(args), "scripts": []}
         if parts is not None:
             options["coverage"] = parts / f"{n:06d}.json"
         calls.append((argparse.Namespace(**options), settings, path, out))
     try:
         for (path, _), outcome in zip(
-            plan, run_in_processes(replay_script, calls, jobs), strict=True
+            plan, run_in_processes(replay_worker, calls, jobs), strict=True
         ):
             if isinstance(outcome, Lost):
-                outcome_result = ScriptResult(path)
-                outcome_result.status, outcome_result.message = "internal", outcome.reason
+                lost = ScriptResult(path)
+                lost.status, lost.message = "internal", outcome.reason
                 print(f"ERROR {path}: {outcome.reason}", file=sys.stderr)
-                results.append(outcome_result)
+                results.append(lost)
             else:
                 results.append(outcome)
         if coverage is not None and parts is not None:
-            from .jobs import merge_coverage
+            from .coverage import merge
 
-            merge_coverage(sorted(parts.glob("*.json")), coverage)
+            merged = merge(sorted(parts.glob("*.json")))
+            try:
+                merged.write(coverage)
+            except OSError as exc:
+                raise UsageError(f"--coverage {coverage}: cannot write: {exc.strerror}") from None
+            for line in merged.summary_lines():
+                print(line)
     finally:
         if parts is not None:
             shutil.rmtree(parts, ignore_errors=True)
     return results
+
+
+def replay_worker(
+    args: argparse.Namespace, settings: SettingsFile | None, path: Path, out: Path | None
+) -> ScriptResult:
+    """One script in a --jobs worker: as `replay_script`, recording coverage into the call's own
+    file (quietly: the parent prints the merged summary)."""
+    recorder = start_coverage(args.coverage)
+    try:
+        return replay_script(args, settings, path, out)
+    finally:
+        if recorder is not None:
+            recorder.coverage.runs += 1
+            if args.coverage is None:
+                end_coverage(recorder, None, "replay")  # into ESTUDIO190F_COVERAGE_DIR
+            else:
+                recorder.uninstall()
+                recorder.write(args.coverage)
 
 
 def replay_script(
@@ -444,8 +621,46 @@ def replay_script(
 ) -> ScriptResult:
     """One script as `replay` runs it (the loop here and the --jobs workers both call this)."""
     return replay_one(
-        path, settings, out, args.seed, relay=args.relay == "default", secrets=dict(args.secret)
+        path,
+        settings,
+        out,
+        args.seed,
+        relay=args.relay == "default",
+        secrets=dict(args.secret),
+        restore=args.restore,
+        capture=args.capture,
+        line=args.line,
     )
+
+
+def start_coverage(path: Path | None) -> Any:
+    """A coverage recorder following every machine of this process, when `--coverage FILE` asks
+    for one or ESTUDIO190F_COVERAGE_DIR names a folder (docs/coverage.md); else None."""
+    from os import environ
+
+    if path is None and not environ.get("ESTUDIO190F_COVERAGE_DIR"):
+        return None
+    from .coverage_recorder import CoverageRecorder
+
+    return CoverageRecorder().install()
+
+
+def end_coverage(recorder: Any, path: Path | None, tag: str) -> None:
+    """Write what the recorder counted: to FILE with its summary, or into the folder."""
+    from .coverage_recorder import recording_folder, write_into
+
+    recorder.uninstall()
+    if path is not None:
+        try:
+            recorder.write(path)
+        except OSError as exc:
+            raise UsageError(f"--coverage {path}: cannot write: {exc.strerror}") from None
+        for line in recorder.coverage.summary_lines():
+            print(line)
+        return
+    folder = recording_folder()
+    if folder is not None:
+        write_into(folder, recorder.coverage, tag)
 
 
 def _out_names(paths: list[Path]) -> list[str]:
@@ -466,10 +681,14 @@ def replay_one(
     seed: int,
     relay: bool = True,
     secrets: dict[str, str] | None = None,
+    restore: Path | None = None,
+    capture: bool = False,
+    line: str | None = None,
 ) -> ScriptResult:
     from .interpreter import ExpectationFailed, Interpreter, run_step
     from .script import ScriptError, parse_script
     from .sim import Simulation
+    from .snapshot import SnapshotError
     from .syntax import SCRIPT_SIZE, SCRIPT_TIME
 
     result = ScriptResult(path)
@@ -489,13 +708,33 @@ def replay_one(
         result.status, result.message = "error", f"line {exc.line}: {exc.message}"
         print(f"ERROR {path}:{exc.line}: {exc.message}", file=sys.stderr)
         return result
-    sim = Simulation(seed=seed, out_dir=out, settings_file=settings)
+    from estudio190f.hw.udp_port import PeerError
+
+    try:
+        if restore is None:
+            sim = Simulation(seed=seed, out_dir=out, settings_file=settings, line=line)
+        else:
+            sim = Simulation(out_dir=out, boot=False)  # the snapshot's machines replace it
+    except PeerError as exc:
+        result.status, result.message = "error", str(exc)
+        print(f"ERROR {path}: {exc}", file=sys.stderr)
+        return result
     start = sim.clock.now
     step: Step | None = None
     try:
+        interp = Interpreter(sim, base_dir=path.parent, secrets=secrets)
+        if restore is not None:
+            try:
+                interp.restore(restore)
+            except SnapshotError as exc:
+                raise ScriptError(f"--restore: {exc}") from None
+            start = sim.clock.now
+        if capture and out is not None:
+            from .call_capture import CAPTURE_NAME
+
+            sim.start_capture(out / CAPTURE_NAME)
         if relay:
             sim.start_relay(out / "mail" if out is not None else None)
-        interp = Interpreter(sim, base_dir=path.parent, secrets=secrets)
         interp.script_deadline = start + SCRIPT_TIME.value
         for step in steps:
             for line in run_step(interp, step):
@@ -578,6 +817,13 @@ class Prompt:
         self.open = True
         lcd = interp.sim.main.board.panel.lcd
         lcd.listeners.add(self._lcd_changed)
+        interp.sim.restored.append(self._restored)
+
+    def _restored(self) -> None:
+        """A snapshot was restored (`restore FILE`): follow the restored machine's LCD."""
+        lcd = self.interp.sim.main.board.panel.lcd
+        lcd.listeners.add(self._lcd_changed)
+        self._lcd_changed(list(lcd.lines))
 
     def _lcd_changed(self, lines: list[str]) -> None:
         print(f"LCD |{lines[0]}|{lines[1]}|", flush=True)
@@ -626,14 +872,21 @@ class Prompt:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import errno
     import sqlite3
     from datetime import datetime
+
+    from estudio190f.hw.spandsp import SpanDspMissing
+    from estudio190f.hw.udp_port import PeerError
 
     from .interpreter import Interpreter, Recorder
     from .runner import Runner, parse_speed
     from .sim import Simulation
 
+    check_restore(args)
     settings = _load_config(args.config)
+    _check_t38_peers(settings)
+    _need_line(args.line, settings)
     output_folder("--out", args.out)
     if args.state is not None:
         output_folder("--state", args.state)
@@ -650,19 +903,46 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
     speed = parse_speed(args.speed)
     start_time = datetime.now().replace(second=0, microsecond=0)  # the one wall-clock read
+    recorder = start_coverage(None)
     try:
-        sim = Simulation(
-            seed=args.seed,
-            out_dir=args.out,
-            state_dir=args.state,
-            settings_file=settings,
-            number=args.number,
-            start_time=start_time,
-        )
-    except (OSError, sqlite3.Error) as exc:
+        if args.restore is not None:
+            from .snapshot import SnapshotError
+
+            try:
+                sim = Simulation.load(args.restore, out_dir=args.out, state_dir=args.state)
+            except SnapshotError as exc:
+                raise UsageError(f"--restore: {exc}") from None
+            if args.iax2 is not None:
+                sim.start_iax2(*args.iax2)
+        else:
+            sim = Simulation(
+                seed=args.seed,
+                out_dir=args.out,
+                state_dir=args.state,
+                settings_file=settings,
+                number=args.number,
+                start_time=start_time,
+                line=args.line,
+                iax2=args.iax2,
+            )
+    except PeerError as exc:
+        raise UsageError(str(exc)) from None
+    except SpanDspMissing as exc:
+        what = "--iax2" if args.iax2 is not None else "the audio line"
+        raise UsageError(f"{what} needs SpanDSP: {exc}") from None
+    except OSError as exc:
+        if args.iax2 is not None and exc.errno in (
+            errno.EADDRINUSE,
+            errno.EADDRNOTAVAIL,
+            errno.EACCES,
+        ):
+            host, port = args.iax2
+            raise UsageError(f"--iax2 {host}:{port}: cannot listen there: {exc.strerror}") from None
         where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"{where}: cannot use it: {reason}") from None
+        raise UsageError(f"{where}: cannot use it: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:
+        where = f"--state {args.state}" if args.state is not None else f"--out {args.out}"
+        raise UsageError(f"{where}: cannot use it: {exc}") from None
     runner = Runner(sim.clock, speed)
     stop_signals(runner)  # from here on SIGTERM is a clean shutdown, also during start-up
     interp = Interpreter(sim, base_dir=Path.cwd())
@@ -679,6 +959,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             endpoints = start_endpoints(args, sim, runner, interp, settings, announced, documents)
         except (OSError, ValueError) as exc:
             raise UsageError(str(exc)) from None
+        if args.capture:
+            from .call_capture import CAPTURE_NAME
+
+            sim.start_capture(args.out / CAPTURE_NAME, int(start_time.timestamp()) * 1_000_000)
         print(
             f"machine {sim.main.number} ready; output in {args.out}"
             + (
@@ -712,6 +996,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             interp.recorder.close()
         sim.main.board.log.emit("runner", "shutdown")
         sim.close()
+        if recorder is not None:
+            end_coverage(recorder, None, "run")
     return status
 
 
@@ -748,6 +1034,9 @@ def start_endpoints(
         if args.relay == "default":
             relay = sim.start_relay(args.out / "mail")
             announce(f"relay smtp 127.0.0.1:{relay.port}")
+        if getattr(args, "iax2", None) is not None and sim.iax2 is not None:
+            host, port = sim.iax2.address
+            announce(f"iax2 udp {host}:{port}")
         for spec in args.serial:
             from .console import open_endpoint
 
@@ -763,6 +1052,13 @@ def start_endpoints(
             )  # fmt: skip
             endpoints.append(modem)
             announce(f"modem pty {modem.link} number {args.modem_number}")
+        if getattr(args, "t38", None) is not None:
+            try:
+                host, port = sim.listen_t38(*args.t38)
+            except OSError as exc:
+                where = ":".join(map(str, args.t38))
+                raise ValueError(f"--t38 {where}: cannot listen: {exc.strerror or exc}") from None
+            announce(f"t38 udptl {host}:{port}")
     except BaseException:
         # the caller never sees the list: close what is open (a pty symlink, a listener)
         for opened in reversed(endpoints):

@@ -266,6 +266,14 @@ class EventFeed:
         self._watched: dict[str, tuple[Machine, Callable[..., None], Callable[..., None]]] = {}
         self._job: dict[str, str | None] = {}
         runner.idle_hooks.append(self.sync)
+        sim.restored.append(self._restored)
+        self.sync()
+
+    def _restored(self) -> None:
+        """A snapshot was restored: the machines are the restored ones (their old listeners went
+        with the state they had)."""
+        self._watched.clear()
+        self._job.clear()
         self.sync()
 
     def subscribe(self, sink: EventSink) -> None:
@@ -293,6 +301,8 @@ class EventFeed:
     def close(self) -> None:
         if self.sync in self.runner.idle_hooks:
             self.runner.idle_hooks.remove(self.sync)
+        if self._restored in self.sim.restored:
+            self.sim.restored.remove(self._restored)
         for machine, on_log, on_journal in self._watched.values():
             if on_log in machine.board.log.listeners:
                 machine.board.log.listeners.discard(on_log)

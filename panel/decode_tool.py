@@ -1,5 +1,6 @@
-"""`estudio190f decode FILE.pcap [--out DIR]`: the fax calls in a packet capture, frame by frame,
-and the documents they carried.
+"""`estudio190f decode FILE.pcap|FILE.wav [--out DIR]`: the fax calls in a packet capture, frame by
+frame, and the documents they carried. A WAV recording (told apart by its content) goes to
+`panel.decode_wav`, which demodulates it; the rest of this text is about captures.
 
     estudio190f decode calls.pcap --out pages/
 
@@ -39,11 +40,21 @@ from estudio190f.hw.modem import CARRIER_OFF, CARRIER_ON, DATA, FRAMES, Signal
 from estudio190f.hw.pcap import CaptureError, UdpDatagram, read_capture, udp_datagram
 from estudio190f.hw.t38 import T38Receiver
 from estudio190f.hw.t38_ifp import IfpError, decode_ifp
-from estudio190f.hw.udptl import IfpArrived, IfpLost, UdptlError, UdptlReceiver, decode_udptl
+from estudio190f.hw.udptl import (
+    SEQ_JUMP,
+    SEQ_MODULO,
+    IfpArrived,
+    IfpLost,
+    UdptlError,
+    UdptlReceiver,
+    decode_udptl,
+)
 
 MIN_DATAGRAMS = 3  # a flow with fewer T.38-looking datagrams is not taken for T.38
 MIN_SHARE = 0.9  # ... nor one where fewer than this share of its datagrams parse
 REORDER_WINDOW = 2 * SECOND  # a capture is read whole: late copies may come from far behind
+SESSION_GAP = 2 * SECOND  # a pause after which numbering that starts afresh is a new session
+PAIRING_GAP = 60 * SECOND  # the far direction of a call starts before this long after the near ends
 CONFIRMS = ("MCF", "RTP", "PIP")
 REJECTS = ("RTN", "PIN")
 POST_MESSAGE = ("MPS", "EOP", "EOM", "PRI-MPS", "PRI-EOP", "PRI-EOM")
@@ -98,8 +109,30 @@ def t38_flows(datagrams: list[UdpDatagram]) -> list[Flow]:
     for flow in flows.values():
         good = sum(looks_like_t38(d.payload) for d in flow.datagrams)
         if good >= MIN_DATAGRAMS and good >= MIN_SHARE * len(flow.datagrams):
-            found.append(flow)
+            found += sessions(flow)
     return found
+
+
+def sessions(flow: Flow) -> list[Flow]:
+    """A flow cut where a new session began: after a pause of SESSION_GAP, numbering that does
+    not carry on from the last datagram's (a new call starts its UDPTL numbering afresh, as
+    our captures do for every call between the same two stations)."""
+    out = [Flow(flow.source, flow.destination)]
+    last_seq: int | None = None
+    last_at = 0
+    for d in flow.datagrams:
+        try:
+            seq: int | None = decode_udptl(d.payload).seq
+        except UdptlError:
+            seq = None
+        if seq is not None and last_seq is not None and d.at - last_at >= SESSION_GAP:
+            ahead = (seq - last_seq) % SEQ_MODULO
+            if not 0 < ahead <= SEQ_JUMP:
+                out.append(Flow(flow.source, flow.destination))
+        out[-1].datagrams.append(d)
+        last_at = d.at
+        last_seq = seq if seq is not None else last_seq
+    return [f for f in out if f.datagrams]
 
 
 def decode_direction(flow: Flow, version: int) -> Direction:
@@ -325,9 +358,11 @@ def decode_capture(data: bytes) -> tuple[list[str], list[list[DocumentOut]]]:
     directions = [best_direction(f) for f in flows]
     calls: list[list[Direction]] = []
     for d in sorted(directions, key=lambda d: d.flow.datagrams[0].at):
+        first = d.flow.datagrams[0].at
         partner = next(
             (c for c in calls if len(c) == 1 and c[0].flow.source == d.flow.destination
-             and c[0].flow.destination == d.flow.source),
+             and c[0].flow.destination == d.flow.source
+             and first <= c[0].flow.datagrams[-1].at + PAIRING_GAP),
             None,
         )  # fmt: skip
         if partner is not None:
@@ -360,7 +395,9 @@ def decode_capture(data: bytes) -> tuple[list[str], list[list[DocumentOut]]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("capture", type=Path, metavar="FILE", help="a .pcap or .pcapng capture")
+    parser.add_argument(
+        "capture", type=Path, metavar="FILE", help="a .pcap or .pcapng capture, or a .wav recording"
+    )
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="write the documents received there (TIFF-F)"
     )
@@ -368,6 +405,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if _is_recording(args.capture):
+            from .decode_wav import decode_wav  # the modem chip, SpanDSP: only for recordings
+
+            return decode_wav(args.capture, args.out)
         return _run(args)
     except (DecodeError, CaptureError) as exc:
         print(f"estudio190f decode: {args.capture}: {exc}", file=sys.stderr)
@@ -376,6 +417,14 @@ def run(args: argparse.Namespace) -> int:
         where = exc.filename or args.capture
         print(f"estudio190f decode: {where}: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
         return 2
+
+
+def _is_recording(path: Path) -> bool:
+    """A WAV file, by its first bytes (not its name)."""
+    from .decode_wav import is_wav
+
+    with open(path, "rb") as f:
+        return is_wav(f.read(12))
 
 
 def _run(args: argparse.Namespace) -> int:

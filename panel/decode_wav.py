@@ -8,10 +8,10 @@ the channel, the frame's name and what it says (as the event log's session trace
 pages found (non-ECM page data, or the ECM frames of a page's blocks, decoded as the DCS says) are
 written under DIR as TIFF Class F, one file per document and channel (`ch1-doc1.tif`, ...).
 
-A file that is not a readable WAV gives one line on standard error and exit status 2; exit 0
-otherwise (a recording with no fax in it prints nothing).
-
-The lead merges this with the capture half of `decode` (`decode_wav`, `add_arguments`, `run`).
+Without `--out` the pages are counted, not written. A file that is not a readable WAV gives one
+line on standard error and exit status 2; exit 0 otherwise (a recording with no fax in it prints
+nothing). `estudio190f decode` (panel/decode_tool.py) comes here when the file is a WAV
+(`is_wav`: told apart by its content, not its name).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from estudio190f.firmware.t30.trace import describe
 from estudio190f.firmware.tiff_f import write_tiff_f
 from estudio190f.hw.audio_modem import BLOCK, AudioReceiver
 from estudio190f.hw.modem import CARRIER_OFF, CARRIER_ON, DATA, FRAMES
-from estudio190f.hw.spandsp_modems import SpanDspMissing
+from estudio190f.hw.spandsp import SpanDspMissing
 from estudio190f.hw.wav import WavAudio, WavError, read_wav_file
 
 POST_PAGE = ("MPS", "EOP", "EOM", "PRI-MPS", "PRI-EOP", "PRI-EOM")
@@ -172,6 +172,11 @@ def write_pages(pages: list[FoundPage], out_dir: Path) -> list[tuple[Path, int]]
     return written
 
 
+def is_wav(head: bytes) -> bool:
+    """Whether a file starting with `head` (12 bytes or more) is a WAV file."""
+    return head[:4] in (b"RIFF", b"RIFX") and head[8:12] == b"WAVE"
+
+
 def decode_wav(path: str | Path, out_dir: str | Path | None = None) -> int:
     """The command: print the frames, write the pages; the exit status."""
     try:
@@ -185,16 +190,22 @@ def decode_wav(path: str | Path, out_dir: str | Path | None = None) -> int:
         return 2
     for found in frames:
         print(found.line())
-    if pages:
-        target = Path(out_dir) if out_dir is not None else Path(".")
-        for written, count in write_pages(pages, target):
+    if pages and out_dir is None:
+        groups: dict[tuple[int, int], int] = {}
+        for page in pages:
+            groups[(page.channel, page.document)] = groups.get((page.channel, page.document), 0) + 1
+        for (channel, document), count in sorted(groups.items()):
+            print(f"ch{channel}: document {document}, {count} page(s) (--out DIR to write it)")
+    elif pages:
+        assert out_dir is not None
+        for written, count in write_pages(pages, Path(out_dir)):
             print(f"{written}: {count} page{'s' if count != 1 else ''}")
     return 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE.wav", help="a call recording")
-    parser.add_argument("--out", type=Path, default=None, help="where the pages go (default: here)")
+    parser.add_argument("--out", type=Path, default=None, help="write the pages found there")
 
 
 def run(args: argparse.Namespace) -> int:

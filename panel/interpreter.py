@@ -80,6 +80,18 @@ class Interpreter:
     def watch_journal(self, m: Machine) -> JournalLines:
         return JournalLines(m)
 
+    def snapshot(self, path: Path) -> None:
+        self.sim.save(path, self.printed_base)
+
+    def restore(self, path: Path) -> None:
+        """The simulation becomes the snapshot's; `expect printed` counts from where the script
+        that took it counted, and the script's time limit starts again."""
+        restored = self.sim.restore(path)
+        self.printed_base.clear()
+        self.printed_base.update(restored.printed_base)
+        if self.script_deadline is not None:
+            self.script_deadline = self.sim.clock.now + SCRIPT_TIME.value
+
     def deadline(self, start: int) -> tuple[int, Limit]:
         """The instant a step begun at `start` must end by, and the limit that sets it."""
         step_end = start + STEP_TIME.value

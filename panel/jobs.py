@@ -15,15 +15,12 @@
   the workers and raises KeyboardInterrupt here.
 - `merge_junit(parts, target)` joins JUnit files (from shards run on several hosts) into one, and
   `python -m estudio190f.panel.jobs merge-junit OUT IN...` does it from a shell.
-- `merge_coverage(parts, target)` joins `--coverage` files through `panel.coverage.merge`.
 
 docs/scale.md says how a CI matrix or a Kubernetes Indexed Job uses them.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import multiprocessing
 import os
 import signal
@@ -290,23 +287,6 @@ def merge_junit(parts: Sequence[Path], target: Path) -> None:
     ElementTree.indent(merged)
     target.parent.mkdir(parents=True, exist_ok=True)
     ElementTree.ElementTree(merged).write(target, encoding="UTF-8", xml_declaration=True)
-
-
-def merge_coverage(parts: Sequence[Path], target: Path) -> None:
-    """`--coverage` files of several runs into `target`, through `panel.coverage.merge`.
-
-    The seam to the coverage recorder (a module of its own): `merge(files)` gives what the runs
-    visited together, written with its `write(path)`/`save(path)` if it has one, else as JSON."""
-    try:
-        coverage = importlib.import_module("estudio190f.panel.coverage")
-    except ImportError:
-        raise RuntimeError("merging coverage needs estudio190f.panel.coverage") from None
-    merged = coverage.merge(list(parts))
-    for method in ("write", "save"):
-        if callable(getattr(merged, method, None)):
-            getattr(merged, method)(target)
-            return
-    target.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -93,6 +93,15 @@ class OutputWriter:
         write_whole(path, tiff)
         return path
 
+    def numbering(self) -> tuple[int, int]:
+        """The numbers the next printed sheet and received document get (a snapshot keeps them)."""
+        return self._next_sheet, self._next_doc
+
+    def continue_numbering(self, sheet: int, document: int) -> None:
+        """Go on from a snapshot's numbers (never below what the folders hold already)."""
+        self._next_sheet = max(self._next_sheet, sheet)
+        self._next_doc = max(self._next_doc, document)
+
     def close(self) -> None:
         if self._events is not None:
             self._events.close()

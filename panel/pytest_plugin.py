@@ -28,6 +28,11 @@ The driver, `FaxDriver`:
 - `fax.device(NAME, NUMBER) -> FaxDriver`: another machine on the same line and clock.
 - `fax.sim`, `fax.machine`, `fax.firmware`, `fax.board` for what the above does not cover.
 
+`fax.step("snapshot FILE")` / `fax.step("restore FILE")` save and restore the whole simulation
+(docs/snapshots.md); `fax_factory(restore=FILE)` starts from a snapshot. `pytest
+--estudio-coverage FILE` records what the tests' machines visited, and the replays they start
+(docs/coverage.md), and writes it to FILE with a summary line per area.
+
 A failed expectation (`ExpectationFailed`) or a bad line (`ScriptError`) fails the test with a
 short report, without a traceback into the interpreter: the test's line, the expectation, the
 LCD, the LEDs, the state and time, and the last events. `pytest --fulltrace` shows the traceback
@@ -36,6 +41,9 @@ as well. Both exceptions can still be caught with `pytest.raises`.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -195,17 +203,31 @@ class FaxDriver:
 
 
 def make_driver(tmp: Path | None = None, **options: Any) -> FaxDriver:
-    """A machine in virtual time. `relay=True` starts the embedded SMTP relay (Maildir under tmp)."""
+    """A machine in virtual time. `relay=True` starts the embedded SMTP relay (Maildir under tmp);
+    `restore=FILE` starts from a snapshot instead of a machine fresh from the box."""
     relay = options.pop("relay", False)
+    restore = options.pop("restore", None)
     settings = options.pop("settings_file", None)
     if isinstance(settings, (str, Path)):
         settings = load_settings_file(Path(settings))
     if tmp is not None:
         options.setdefault("out_dir", tmp / "out")
-    sim = Simulation(settings_file=settings, **options)
+    if restore is not None:
+        if settings is not None or set(options) - {"out_dir", "state_dir"}:
+            raise ValueError("restore=FILE: the snapshot holds the machines (no other options)")
+        sim = Simulation(boot=False, **options)
+    else:
+        sim = Simulation(settings_file=settings, **options)
+    interp = Interpreter(sim, base_dir=tmp)
+    if restore is not None:
+        try:
+            interp.restore(Path(restore))
+        except BaseException:
+            sim.close()
+            raise
     if relay:
         sim.start_relay(tmp / "mail" if tmp is not None else None)
-    return FaxDriver(sim, Interpreter(sim, base_dir=tmp), sim.main)
+    return FaxDriver(sim, interp, sim.main)
 
 
 @pytest.fixture
@@ -227,6 +249,76 @@ def fax_factory(tmp_path: Path) -> Iterator[Callable[..., FaxDriver]]:
 @pytest.fixture
 def fax(fax_factory: Callable[..., FaxDriver]) -> FaxDriver:
     return fax_factory()
+
+
+# -- coverage (--estudio-coverage FILE) -------------------------------------------------------------
+
+_COVERAGE = pytest.StashKey[Any]()
+_FOLDER = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("estudio190f")
+    group.addoption(
+        "--estudio-coverage",
+        metavar="FILE",
+        default=None,
+        help="record what the tests' machines visited (and the replays they start) to FILE "
+        "(docs/coverage.md)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("estudio_coverage", None):
+        return
+    from .coverage_recorder import ENVIRONMENT, CoverageRecorder
+
+    if not hasattr(config, "workerinput"):
+        # The replays and runs the tests start (and pytest-xdist's workers) write here.
+        folder = Path(tempfile.mkdtemp(prefix="estudio190f-coverage-"))
+        config.stash[_FOLDER] = folder
+        os.environ[ENVIRONMENT] = str(folder)
+    config.stash[_COVERAGE] = CoverageRecorder().install()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    recorder = item.config.stash.get(_COVERAGE, None)
+    if recorder is not None:
+        recorder.coverage.runs += 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    recorder = config.stash.get(_COVERAGE, None)
+    if recorder is None:
+        return
+    from .coverage import merge
+    from .coverage_recorder import ENVIRONMENT, recording_folder, write_into
+
+    recorder.uninstall()
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller merges
+        folder = recording_folder()
+        if folder is not None:
+            write_into(folder, recorder.coverage, "pytest-worker")
+        return
+    folder = config.stash[_FOLDER]
+    coverage = recorder.coverage
+    coverage.merge(merge(sorted(folder.glob("*.json"))))
+    coverage.write(Path(config.getoption("estudio_coverage")))
+    os.environ.pop(ENVIRONMENT, None)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    path = config.getoption("estudio_coverage", None)
+    if config.stash.get(_COVERAGE, None) is None or hasattr(config, "workerinput"):
+        return
+    from .coverage import read
+
+    terminalreporter.section("estudio190f coverage")
+    for line in read(Path(path)).summary_lines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"written to {path}")
 
 
 # -- short failure reports -------------------------------------------------------------------

@@ -31,9 +31,10 @@ from estudio190f.firmware.t30.habits import habits as far_end_habits
 from estudio190f.hw.faults import FAULT_NAMES, FaultNotAvailable
 from estudio190f.hw.operator_panel import LED_NAMES, LED_STATES
 from estudio190f.hw.printer import PaperLimit
+from estudio190f.hw.rtc import RtcRange, check_date
 from estudio190f.hw.scanner import FeederFull
 
-from .sim import BOOT_LIMIT, Machine, Simulation
+from .sim import BOOT_LIMIT, FarEnd, Machine, Simulation
 from .syntax import (
     SCRIPT_SIZE,
     Matcher,
@@ -99,6 +100,12 @@ class StepContext(Protocol):
     on_events: Callable[[bool], None] | None
 
     def watch_journal(self, m: Machine) -> JournalWatch: ...
+
+    def snapshot(self, path: Path) -> None:
+        """Save the whole simulation to `path` (with what `expect printed` counts from)."""
+
+    def restore(self, path: Path) -> None:
+        """Replace the simulation by the snapshot at `path`."""
 
 
 Parser = Callable[[str, int], Args]
@@ -311,11 +318,15 @@ def _clock(ctx: StepContext, step: Step, m: Machine) -> list[str]:
 
 def _parse_clock(rest: str, line: int) -> datetime:
     try:
-        return datetime.strptime(" ".join(rest.split()), "%Y-%m-%d %H:%M")
+        when = datetime.strptime(" ".join(rest.split()), "%Y-%m-%d %H:%M")
     except ValueError:
         raise ScriptError(
             f"clock needs a date and time like 2026-11-28 09:00, got {rest[:40]!r}", line
         ) from None
+    try:
+        return check_date(when)
+    except RtcRange as exc:
+        raise ScriptError(f"clock: {exc}", line) from None
 
 
 def _parse_adf(rest: str, line: int) -> Args:
@@ -358,7 +369,7 @@ def _adf(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     return []
 
 
-def document_path(ctx: StepContext, raw: str, line: int) -> Path:
+def document_path(ctx: StepContext, raw: str, line: int, what: str = "adf load") -> Path:
     """The file an `adf load` path names: relative to the script's folder, then the current
     folder (then the document folders); a console may read only inside its document folders."""
     path = Path(raw).expanduser()
@@ -369,23 +380,23 @@ def document_path(ctx: StepContext, raw: str, line: int) -> Path:
     candidates = [b / path for b in bases] if bases else [path]
     found = next((c for c in candidates if os.path.lexists(c)), None)
     if found is None:
-        raise ScriptError(f"adf load: no such file {raw!r}", line)
+        raise ScriptError(f"{what}: no such file {raw!r}", line)
     real = found.resolve()
     if ctx.documents is not None and not any(real.is_relative_to(d) for d in ctx.documents):
         folders = ", ".join(str(d) for d in ctx.documents)
         raise ScriptError(
-            f"adf load: {raw!r} is outside the document folders ({folders}; "
+            f"{what}: {raw!r} is outside the document folders ({folders}; "
             "run --documents DIR adds one)",
             line,
         )
     try:
         mode = os.stat(real).st_mode
     except OSError as exc:
-        raise ScriptError(f"adf load: cannot read {raw!r}: {exc.strerror}", line) from None
+        raise ScriptError(f"{what}: cannot read {raw!r}: {exc.strerror}", line) from None
     if stat.S_ISDIR(mode):
-        raise ScriptError(f"adf load: {raw!r} is a directory, not a document", line)
+        raise ScriptError(f"{what}: {raw!r} is a directory, not a document", line)
     if not stat.S_ISREG(mode):
-        raise ScriptError(f"adf load: {raw!r} is not a regular file", line)
+        raise ScriptError(f"{what}: {raw!r} is not a regular file", line)
     return real
 
 
@@ -673,11 +684,19 @@ def _power(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     return []
 
 
+# Far ends a script may put on the line besides our machines: `device NAME NUMBER KIND`.
+T38_DEVICE = "spandsp-t38"  # SpanDSP's T.38 terminal (panel/t38_device.py)
+DEVICE_KINDS = (
+    "spandsp",
+    T38_DEVICE,
+)  # "spandsp": its audio fax terminal (panel/spandsp_device.py)
+
+
 def _parse_device(rest: str, line: int) -> Args:
     parts = rest.split()
     if len(parts) < 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,31}", parts[0]):
         raise ScriptError(
-            "device takes: device NAME NUMBER [habit=NAME[,NAME...]] (a name of letters, "
+            "device takes: device NAME NUMBER [KIND] [habit=NAME[,NAME...]] (a name of letters, "
             "digits, - and _, at most 32)",
             line,
         )
@@ -685,27 +704,51 @@ def _parse_device(rest: str, line: int) -> Args:
         raise ScriptError(f"device number must be 1 to 20 digits, got {parts[1][:40]!r}", line)
     if parts[0] == "main":
         raise ScriptError("the name main is the machine under test", line)
+    extras = parts[2:]
+    kind = "machine"
+    if extras and extras[0] in DEVICE_KINDS:
+        kind = extras.pop(0)
     habits: list[str] = []
-    for extra in parts[2:]:
+    for extra in extras:
         if not extra.startswith("habit="):
-            raise ScriptError(f"device: unexpected {extra[:40]!r} (habit=NAME[,NAME...])", line)
+            known = ", ".join(DEVICE_KINDS)
+            raise ScriptError(
+                f"device: unexpected {extra[:40]!r} (a kind: {known}; or habit=NAME[,NAME...])",
+                line,
+            )
+        if kind != "machine":
+            raise ScriptError(f"device: a {kind} device has no habits", line)
         names = [n for n in extra.removeprefix("habit=").split(",") if n]
         try:
             far_end_habits(names)
         except ValueError as exc:
             raise ScriptError(f"device: {exc}", line) from None
         habits.extend(names)
-    return {"name": parts[0], "number": parts[1], "habits": habits}
+    return {"name": parts[0], "number": parts[1], "habits": habits, "kind": kind}
 
 
-@verb("device NAME NUMBER [habit=NAME[,NAME...]]",
-      "boot another machine on the same line (a far end with habits: docs/t30.md)",
+@verb(("device NAME NUMBER [habit=NAME[,NAME...]]", "device NAME NUMBER spandsp|spandsp-t38"),
+      ("boot another machine on the same line (a far end with habits: docs/t30.md)",
+       "SpanDSP's own fax terminal at NUMBER: spandsp on the audio line (docs/audio.md), "
+       "spandsp-t38 over T.38 (docs/t38.md); it answers and files what it receives under "
+       "OUT/NAME/received/; `on NAME send NUMBER FILE` makes it send"),
       _parse_device, records=True, remote=False)  # fmt: skip
 def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     name, number = step.args["name"], step.args["number"]
     sim = ctx.sim
-    if name in sim.machines:
+    if name in sim.machines or name in sim.devices:
         raise ScriptError(f"a machine named {name!r} exists already", step.line)
+    if step.args.get("kind") == T38_DEVICE:
+        from estudio190f.hw.spandsp import SpanDspMissing
+
+        try:
+            sim.add_t38_device(name, number)
+        except (ValueError, SpanDspMissing) as exc:
+            raise ScriptError(f"device {name}: {exc}", step.line) from None
+        return []
+    if step.args.get("kind") == "spandsp":
+        _spandsp_device(ctx, step)
+        return []
     try:
         machine = sim.add_machine(name, number=number, boot=False)
     except ValueError as exc:
@@ -718,6 +761,27 @@ def _device(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     machine.set_clock(sim.main.board.rtc.now())
     ctx.printed_base[name] = machine.printed_count()
     return []
+
+
+def _spandsp_device(ctx: StepContext, step: Step) -> None:
+    from estudio190f.hw.spandsp import SpanDspMissing
+
+    from .spandsp_device import SpanDspDevice  # SpanDSP: only for scripts that use it
+
+    name, number = step.args["name"], step.args["number"]
+    sim = ctx.sim
+    if sim.line_mode != "audio":
+        raise ScriptError(
+            f"device {name} {number} spandsp needs the audio line (replay --line audio, or "
+            '[line] mode = "audio" in the settings file)',
+            step.line,
+        )
+    if number in sim.network.lines or number in sim.network.routes:
+        raise ScriptError(f"device {name}: number {number} is taken on this network", step.line)
+    try:
+        sim.devices[name] = SpanDspDevice(sim, name, number)
+    except SpanDspMissing as exc:
+        raise ScriptError(f"device {name}: {exc}", step.line) from None
 
 
 def _parse_on(rest: str, line: int) -> Args:
@@ -738,8 +802,92 @@ def _on(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     inner = step.inner
     assert inner is not None
     inner.line = step.line
+    device = ctx.sim.devices.get(step.target or "")
+    if device is not None:
+        return _device_step(ctx, inner, device)
     machine = ctx.sim.machine(step.target)
     return (yield from run_verb(ctx, inner, machine))
+
+
+def _parse_snapshot_file(verb_name: str) -> Parser:
+    def parse(rest: str, line: int) -> Args:
+        words = split_words(rest, line)
+        if len(words) != 1:
+            raise ScriptError(f"{verb_name} takes one file: {verb_name} FILE", line)
+        return {"file": words[0]}
+
+    return parse
+
+
+def snapshot_path(ctx: StepContext, raw: str, line: int, verb_name: str) -> Path:
+    """The file a `snapshot` or `restore` names: relative to the script's folder (the folder the
+    console or `run` started in); a console may use only its document folders."""
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = (ctx.base_dir or Path.cwd()) / path
+    real = path.resolve()
+    if ctx.documents is not None and not any(real.is_relative_to(d) for d in ctx.documents):
+        folders = ", ".join(str(d) for d in ctx.documents)
+        raise ScriptError(
+            f"{verb_name}: {raw!r} is outside the document folders ({folders}; "
+            "run --documents DIR adds one)",
+            line,
+        )
+    return real
+
+
+@verb("snapshot FILE", "save the whole simulation to FILE: every machine, the line, the clock "
+      "(docs/snapshots.md)", _parse_snapshot_file("snapshot"), remote=False)  # fmt: skip
+def _snapshot(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    from .snapshot import SnapshotError
+
+    path = snapshot_path(ctx, step.args["file"], step.line, "snapshot")
+    try:
+        ctx.snapshot(path)
+    except SnapshotError as exc:
+        raise ScriptError(f"snapshot: {exc}", step.line) from None
+    return []
+
+
+@verb("restore FILE", "go on from the snapshot in FILE: the simulation as it was then",
+      _parse_snapshot_file("restore"), remote=False)  # fmt: skip
+def _restore(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    from .snapshot import SnapshotError
+
+    path = snapshot_path(ctx, step.args["file"], step.line, "restore")
+    try:
+        ctx.restore(path)
+    except SnapshotError as exc:
+        raise ScriptError(f"restore: {exc}", step.line) from None
+    return []
+
+
+def _device_step(ctx: StepContext, inner: Step, device: FarEnd) -> list[str]:
+    """A step on a far end that is not one of our machines: it takes `send` only."""
+    if inner.verb != "send":
+        raise ScriptError(f"a far-end device takes send only, not {inner.verb}", inner.line)
+    document = document_path(ctx, inner.args["file"], inner.line, "send")
+    try:
+        device.send(inner.args["number"], document)
+    except (RuntimeError, ValueError) as exc:
+        raise ScriptError(f"send: {exc}", inner.line) from None
+    return []
+
+
+def _parse_send(rest: str, line: int) -> Args:
+    words = split_words(rest, line)
+    if len(words) != 2 or not re.fullmatch(r"[0-9*#,]{1,40}", words[0]):
+        raise ScriptError("send takes: on NAME send NUMBER FILE (a TIFF file)", line)
+    return {"number": words[0], "file": words[1]}
+
+
+@verb("send NUMBER FILE", "after on NAME, for a SpanDSP device: call NUMBER and send FILE (TIFF)",
+      _parse_send)  # fmt: skip
+def _send(ctx: StepContext, step: Step, m: Machine) -> list[str]:
+    raise ScriptError(
+        "send is for a SpanDSP device: on NAME send NUMBER FILE (a machine sends from its panel)",
+        step.line,
+    )
 
 
 @verb("events on|off", "push '! ' lines as things happen", _on_off("events"),

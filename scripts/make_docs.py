@@ -18,6 +18,7 @@ from estudio190f.firmware import control_panel as fwm
 from estudio190f.firmware import menu
 from estudio190f.firmware.menu import MENU, walk
 from estudio190f.firmware.settings import ONE_TOUCH_SLOTS, SETTINGS, SPEED_DIAL_SLOTS
+from estudio190f.panel.coverage_recorder import areas_table
 from estudio190f.panel.script import verb_table
 from estudio190f.panel.syntax import LIMITS
 
@@ -132,6 +133,7 @@ SECTIONS = {
         "verbs": (verb_table, "panel/script.py"),
         "limits": (limits_table, "panel/syntax.py"),
     },
+    "docs/coverage.md": {"areas": (areas_table, "panel/coverage_recorder.py")},
 }
 
 

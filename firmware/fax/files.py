@@ -64,6 +64,7 @@ class CallRecord:
     result: str  # OK or the LCD word
     code: str
     resumed: bool  # a redial that resumed after confirmed pages
+    port: int = 0  # the fax port it ran on (0: the machine has one, not named)
 
 
 @dataclass

@@ -17,8 +17,9 @@ call that brought pages ends (the output writer saves it as one TIFF Class F fil
 `RECEIVING P.002` names the page arriving now (or the last one received, between pages), never
 one past the last.
 
-`RxRecord` keeps a note in NVRAM while a reception runs, so a power cut in the middle of a call
-still leaves a journal entry (the pages already received are in memory and print after power-on).
+`RxRecord` keeps a note in NVRAM while a reception runs on a port (one note a port), so a power cut
+in the middle of a call still leaves a journal entry (the pages already received are in memory and
+print after power-on).
 """
 
 from __future__ import annotations
@@ -114,26 +115,28 @@ class ReceptionSink:
 
 
 class RxRecord:
-    """An NVRAM note of the reception in progress (for the journal after a power cut)."""
+    """An NVRAM note of the reception in progress on port `port` (for the journal after a power
+    cut)."""
 
-    def __init__(self, nvram: Nvram) -> None:
+    def __init__(self, nvram: Nvram, port: int = 1) -> None:
         self.nvram = nvram
+        self.key = RX_KEY if port == 1 else f"{RX_KEY}_{port}"
 
     def begin(self, when: str, kind: ReceptionKind) -> None:
-        self.nvram.set(RX_NS, RX_KEY, {"when": when, "kind": kind, "remote": "", "pages": 0})
+        self.nvram.set(RX_NS, self.key, {"when": when, "kind": kind, "remote": "", "pages": 0})
 
     def update(self, **fields: Any) -> None:
-        note = self.nvram.get(RX_NS, RX_KEY)
+        note = self.nvram.get(RX_NS, self.key)
         if note is not None:
             note.update(fields)
-            self.nvram.set(RX_NS, RX_KEY, note)
+            self.nvram.set(RX_NS, self.key, note)
 
     def end(self) -> None:
-        self.nvram.delete(RX_NS, RX_KEY)
+        self.nvram.delete(RX_NS, self.key)
 
     def left_over(self) -> dict[str, Any] | None:
         """The note of a reception a power cut interrupted (then forgotten), if any."""
-        note = self.nvram.get(RX_NS, RX_KEY)
+        note = self.nvram.get(RX_NS, self.key)
         if note is not None:
             self.end()
         return note
@@ -151,8 +154,10 @@ class Reception:
         number: str = "",
         polled_file: int | None = None,
         polled_serial: int = 0,
+        port: int = 1,
     ) -> None:
         self.kind = kind
+        self.port = port  # the fax port it runs on
         self.view = view
         self.document = document
         self.sink = sink

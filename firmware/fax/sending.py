@@ -16,7 +16,8 @@ from typing import Any
 from estudio190f.hw.board import Board
 from estudio190f.hw.document import Sheet
 from estudio190f.hw.eventlog import EventLog
-from estudio190f.hw.modem import FrameReceived, ModemEvent, TransmitDone
+from estudio190f.hw.line import LineInterface
+from estudio190f.hw.modem import FrameReceived, Modem, ModemEvent, TransmitDone
 
 from ..control_panel import JobView
 from ..document_scan import DocumentScan, ScanResult
@@ -159,8 +160,12 @@ class Transmission:
         view: JobView,
         stamp: HeaderStamp,
         done: Callable[[Transmission, CallResult], None],
+        port: int = 1,
+        wiring: tuple[LineInterface, Modem] | None = None,
     ) -> None:
         self.board = board
+        self.port = port  # the fax port it runs on
+        self.wiring = wiring  # that port's line and modem (None: the board's first)
         self.config = config
         self.log = board.log
         self.outbox = outbox
@@ -187,12 +192,12 @@ class Transmission:
         kind = PacedCall if self.direct else FaxCall
         self.log.emit("fax", "transmission", file=self.outbox.label, number=self.dest.number,
                       serial=self.serial, when=self.when, header=self.stamp.mode,
-                      resume_from=self.document.number(0))  # fmt: skip
+                      resume_from=self.document.number(0), port=self.port)  # fmt: skip
         # The session reads the pages as it needs them (a direct transmission's grow as they are
         # read), each loaded and stamped when first asked for.
         call = kind.dial(self.board, self.dest.number, self.document, config,
                          on_progress=self._progress, on_page=self._page_event,
-                         on_done=self._done)  # fmt: skip
+                         on_done=self._done, port=self.wiring)  # fmt: skip
         if call.result is not None:
             return  # it ended before it began (our own line was in use): `done` has run
         self.call = call

@@ -40,7 +40,7 @@ from estudio190f.hw.modem import (
     Signal,
     ToneOn,
 )
-from estudio190f.hw.spandsp_modems import spandsp_available
+from estudio190f.hw.spandsp import spandsp_available
 
 PUMP = 20 * MS
 GAP = 75 * MS

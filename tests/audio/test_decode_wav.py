@@ -13,7 +13,7 @@ from conftest import need_program  # tests/conftest.py (tests/ is on sys.path)
 
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
-from estudio190f.hw.spandsp_modems import T30_ERR_OK, FaxTerminal
+from estudio190f.hw.spandsp import T30_ERR_OK, FaxTerminal
 from estudio190f.hw.wav import write_wav_file
 from estudio190f.panel import decode_wav as tool
 
@@ -29,13 +29,13 @@ def spandsp_call(tmp: Path, pages: list[Page], ecm: bool) -> Path:
     caller = FaxTerminal(True, ident="CALLER", tx_file=str(document), ecm=ecm)
     answerer = FaxTerminal(False, ident="ANSWERER", rx_file=str(tmp / "rx.tif"), ecm=ecm)
     sent, heard = [], []
-    while (caller.completion is None or answerer.completion is None) and len(sent) < 50 * 300:
+    while (caller.result is None or answerer.result is None) and len(sent) < 50 * 300:
         out, back = caller.tx(160), answerer.tx(160)
         answerer.rx(out)
         caller.rx(back)
         sent.append(out)
         heard.append(back)
-    assert caller.completion == answerer.completion == T30_ERR_OK
+    assert caller.result == answerer.result == T30_ERR_OK
     path = tmp / "call.wav"
     write_wav_file(path, np.stack((np.concatenate(sent), np.concatenate(heard)), axis=1))
     return path
@@ -121,7 +121,7 @@ def test_reads_our_own_recording(tmp_path: Path, capsys: pytest.CaptureFixture[s
     terminal = FaxTerminal(False, rx_file=str(tmp_path / "rx.tif"))
     pair: AudioPair = spandsp_pair(terminal)
     ScriptedCaller(pair.a.modem, page, "V.29/9600")
-    pair.run(90, until=lambda: terminal.completion is not None)
+    pair.run(90, until=lambda: terminal.result is not None)
     write_wav_file(tmp_path / "ours.wav", pair.link.recording(pair.a.chip))
     args = argparse.ArgumentParser()
     tool.add_arguments(args)

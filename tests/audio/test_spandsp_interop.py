@@ -14,7 +14,7 @@ import pytest
 from estudio190f.firmware.tiff_f import read_tiff_f, write_tiff_f
 from estudio190f.hw.audio_line import FaxTerminalStation
 from estudio190f.hw.modem import CARRIER_ON, TRAINED, ToneOn
-from estudio190f.hw.spandsp_modems import T30_ERR_OK, FaxTerminal
+from estudio190f.hw.spandsp import T30_ERR_OK, FaxTerminal
 
 from .harness import AudioPair, ScriptedAnswerer, ScriptedCaller, chart_page, need_spandsp
 
@@ -40,16 +40,16 @@ def test_spandsp_receives_our_page(tmp_path: Path, modulation: str, ecm: bool, l
     terminal = FaxTerminal(False, ident="SPANDSP", rx_file=str(received), ecm=ecm)
     pair = spandsp_pair(terminal, live)
     caller = ScriptedCaller(pair.a.modem, page, modulation, ecm=ecm)
-    pair.run(150, until=lambda: terminal.completion is not None)
+    pair.run(150, until=lambda: terminal.result is not None)
 
-    assert terminal.completion == T30_ERR_OK, terminal.completion_text()
+    assert terminal.result == T30_ERR_OK, terminal.result_text
     assert "ced" in caller.tones  # SpanDSP's answer tone, heard
     assert caller.names()[0][-1] == "DIS"  # its DIS, demodulated with a good FCS
     assert ["CFR"] in caller.names() and ["MCF"] in caller.names()
     assert terminal.remote_ident == "5551234"  # our TSI, from our V.21
-    stats = terminal.statistics()
+    stats = terminal.stats()
     assert (stats.bit_rate, stats.pages_rx, stats.bad_rows) == (int(modulation.split("/")[1]), 1, 0)
-    assert bool(stats.error_correcting_mode) == ecm
+    assert stats.ecm == ecm
     (got,) = read_tiff_f(received.read_bytes())
     assert np.array_equal(got.pixels, page.pixels)
 
@@ -63,9 +63,9 @@ def test_we_receive_spandsps_page(tmp_path: Path, ecm: bool) -> None:
     terminal = FaxTerminal(True, ident="SPANDSP", tx_file=str(document), ecm=ecm)
     pair = spandsp_pair(terminal)
     answerer = ScriptedAnswerer(pair.a.modem, ecm=ecm)
-    pair.run(120, until=lambda: terminal.completion is not None)
+    pair.run(120, until=lambda: terminal.result is not None)
 
-    assert terminal.completion == T30_ERR_OK, terminal.completion_text()
+    assert terminal.result == T30_ERR_OK, terminal.result_text
     assert "cng" in answerer.tones  # SpanDSP's calling tone
     assert answerer.names()[0] == ["TSI", "DCS"]
     assert answerer.params is not None and answerer.params.modulation == "V.17/14400"
@@ -100,12 +100,12 @@ def test_spandsp_falls_back_when_we_refuse_its_training(tmp_path: Path) -> None:
         _answer(data)
 
     answerer.on_fast_carrier_end = judge  # type: ignore[method-assign]
-    pair.run(120, until=lambda: terminal.completion is not None)
-    assert terminal.completion == T30_ERR_OK, terminal.completion_text()
+    pair.run(120, until=lambda: terminal.result is not None)
+    assert terminal.result == T30_ERR_OK, terminal.result_text
     assert answerer.tcf == [("V.17/14400", False), ("V.17/12000", True)]
     ons = [
         s.modulation for _, _, s in pair.a.heard if s.kind == CARRIER_ON and s.modulation != "V.21"
     ]
     assert ons == ["V.17/14400", "V.17/12000", "V.17/12000"]
-    assert terminal.statistics().bit_rate == 12000
+    assert terminal.stats().bit_rate == 12000
     assert any(isinstance(e, ToneOn) for _, e in pair.a.events)

@@ -7,6 +7,7 @@ import ctypes.util
 import numpy as np
 import pytest
 
+from estudio190f.hw import spandsp
 from estudio190f.hw import spandsp_modems as sd
 
 from .harness import need_spandsp
@@ -99,10 +100,10 @@ def test_dtmf_round_trip() -> None:
 
 
 def test_missing_library_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sd, "_lib", None)
+    monkeypatch.setattr(spandsp, "_library", None)
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: "/nonexistent/libspandsp.so.2")
-    with pytest.raises(sd.SpanDspMissing) as caught:
-        sd.load_spandsp()
+    with pytest.raises(spandsp.SpanDspMissing) as caught:
+        spandsp.load_spandsp()
     message = str(caught.value)
     assert "libspandsp2" in message and "\n" not in message
-    assert not sd.spandsp_available()
+    assert not spandsp.spandsp_available()

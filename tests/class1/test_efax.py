@@ -59,7 +59,7 @@ def test_efax_sends_a_chart_that_the_machine_prints_pel_for_pel(place) -> None:
     emulator = Emulator(place, link, speed=SPEED, settings=SETTINGS)
     try:
         assert f"modem pty {link} number {MODEM_NUMBER}" in emulator.lines
-        emulator.console.send("until printed 1 within 3m")
+        emulator.console.send("until printed 1 within 15m")
         efax = subprocess.run(
             efax_command(link, "-h", "TEST PAGE %d/%d", "-t", MACHINE_NUMBER, str(page)),
             capture_output=True, text=True, timeout=180,

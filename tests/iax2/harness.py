@@ -41,8 +41,7 @@ from estudio190f.hw.iax2 import (
 )
 from estudio190f.hw.iax2_frames import Address, Format, FullFrame, MiniFrame, describe
 from estudio190f.hw.iax2_udp import Iax2UdpPort
-
-from .spandsp_fax import SpanDspFax
+from estudio190f.hw.spandsp import FaxTerminal
 
 FRAME = 0.020  # seconds of audio in a voice frame
 DRAIN = 2.0  # seconds of silence a terminal gets after its call ended
@@ -62,7 +61,7 @@ def free_udp_port() -> int:
 class CallAudio:
     """A SpanDSP terminal on a call, fed and drained 20 ms at a time."""
 
-    terminal: SpanDspFax
+    terminal: FaxTerminal
     frames_in: int = 0
     frames_out: int = 0
 
@@ -83,7 +82,7 @@ class Trunk:
         self.port = Iax2UdpPort(self.endpoint, capture=self._capture)
         self.events: list[Iax2Event] = []
         self.audio: dict[int, CallAudio] = {}
-        self.answering: dict[str, Callable[[], SpanDspFax]] = {}
+        self.answering: dict[str, Callable[[], FaxTerminal]] = {}
         self._answer_at: dict[int, float] = {}
         self._next_tick = time.monotonic()
         self.late = 0.0  # the most a voice frame was sent after its time, in seconds
@@ -109,7 +108,7 @@ class Trunk:
 
     # -- policy ---------------------------------------------------------------------------
 
-    def answer_with(self, number: str, make_terminal: Callable[[], SpanDspFax]) -> None:
+    def answer_with(self, number: str, make_terminal: Callable[[], FaxTerminal]) -> None:
         """Calls to `number` are accepted, ring for `answer_after` and get a terminal."""
         self.answering[number] = make_terminal
 
@@ -117,7 +116,7 @@ class Trunk:
         self,
         address: Address,
         number: str,
-        terminal: SpanDspFax,
+        terminal: FaxTerminal,
         preferred: Format = Format.SLINEAR,
     ) -> int:
         call = self.endpoint.call(
@@ -157,11 +156,11 @@ class Trunk:
             self._drain(self.audio[event.call].terminal)
 
     @staticmethod
-    def _drain(terminal: SpanDspFax) -> None:
+    def _drain(terminal: FaxTerminal) -> None:
         """The line is gone: let the terminal's T.30 run out (a sender is still sending its
         DCN when the far end hangs up) on silence, off the wall clock."""
         for _ in range(int(DRAIN / FRAME)):
-            if terminal.result is not None:
+            if terminal.done:
                 return
             terminal.rx(silence())
             terminal.tx(160)
@@ -243,13 +242,19 @@ class IaxModem:
     """iaxmodem on a config file in `place`, registering with `trunk` as PEER_NAME."""
 
     def __init__(
-        self, place: Path, trunk: Trunk, *, codec: str = "slinear", secret: str = PEER_SECRET
+        self,
+        place: Path,
+        trunk: Trunk,
+        *,
+        codec: str = "slinear",
+        secret: str = PEER_SECRET,
+        port: int | None = None,
     ) -> None:
         self.place = place
         self.trunk = trunk
         # No "_" in the path (HylaFAX); a name of its own, as HylaFAX locks /var/lock/LCK..NAME.
         self.device = place / f"iaxmodem{secrets.token_hex(3)}"
-        self.port = free_udp_port()
+        self.port = port or free_udp_port()
         host, port = trunk.address
         self.config = place / "iaxmodem.conf"
         lines = [

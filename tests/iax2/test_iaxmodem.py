@@ -1,12 +1,12 @@
-"""iaxmodem (Debian `iaxmodem` 1.2.0) on our IAX2 endpoint, with real fax software on its pty and
-a SpanDSP audio fax terminal on our side of each call, in real time (20 ms voice frames paced by
-the wall clock: iaxmodem is a real-time peer). Pages must be identical on both sides.
+"""iaxmodem (Debian `iaxmodem` 1.2.0) on our IAX2 endpoint alone (the protocol core and its UDP
+edge, without the machine), in real time (20 ms voice frames paced by the wall clock: iaxmodem is
+a real-time peer). Pages must be identical on both sides.
 
 - iaxmodem registers with an MD5 challenge and its device appears;
-- efax dials 5551234 through iaxmodem; our endpoint answers with a SpanDSP receiver (slinear);
-- our endpoint dials iaxmodem in µ-law; a SpanDSP sender sends to `efax -r` on its pty;
-- HylaFAX's faxsend (a private spool) sends through iaxmodem to a SpanDSP receiver (A-law);
-- HylaFAX's faxgetty on iaxmodem receives from a SpanDSP sender that our endpoint dials out with.
+- our endpoint dials iaxmodem in µ-law; a SpanDSP sender sends to `efax -r` on its pty.
+
+efax and HylaFAX sending to the machine, and HylaFAX's faxgetty receiving from it, through its
+trunk: test_machine_trunk.py.
 
 How iaxmodem is configured and started: tests/iax2/harness.py and docs/iax2.md.
 """
@@ -16,25 +16,24 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from class1.peers import chart, faxsend_program, hylafax_session_log, hylafax_spool
-from conftest import need_program, need_testdata
+from class1.peers import chart
+from conftest import need_program
 from PIL import Image
 
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.tiff_f import write_tiff_f
-from estudio190f.hw.iax2 import CallEnded, CallState, IncomingCall, PeerRegistered
+from estudio190f.hw.iax2 import PeerRegistered
 from estudio190f.hw.iax2_frames import Format
+from estudio190f.hw.spandsp import FaxTerminal
 
 from .harness import IAXMODEM_NUMBER, PEER_NAME, PEER_SECRET, IaxModem, Trunk
-from .spandsp_fax import T30_ERR_OK, SpanDspFax, need_spandsp
+from .spandsp_fax import T30_ERR_OK, fax_terminal, need_spandsp
 
 MACHINE_NUMBER = "5551234"  # the number our endpoint answers
 EFAX_HEADER_ROWS = 28  # efax: 20 blank rows above the page, its header text on rows 4-27
@@ -109,9 +108,9 @@ def remove_stale_lock(device: Path) -> None:
         pass  # alive, someone else's
 
 
-def assert_one_page_at_14400(terminal: SpanDspFax, trunk: Trunk, *, sent: bool) -> None:
+def assert_one_page_at_14400(terminal: FaxTerminal, trunk: Trunk, *, sent: bool) -> None:
     """Phase E went well, one page at V.17 14400 (no fallback: the audio was clean)."""
-    stats = terminal.statistics
+    stats = terminal.stats()
     what = (
         f"result {terminal.result}, {stats.bit_rate} bit/s, pages tx {stats.pages_tx} rx "
         f"{stats.pages_rx}, bad rows {stats.bad_rows}; frames up to {trunk.late * 1000:.0f} ms late"
@@ -142,66 +141,13 @@ def test_iaxmodem_registers_with_the_md5_challenge_and_its_secret_stays_out_of_l
 
 @pytest.mark.peer
 @pytest.mark.slow
-def test_efax_sends_chart_1_through_iaxmodem_to_our_endpoint(place: Path, trunk: Trunk) -> None:
-    need_program("efax", "efix")
-    lib = need_spandsp()
-    source = chart(1)
-    page = place / "page.tif"
-    with open(page, "wb") as out:
-        subprocess.run(["efix", "-i", "pbm", "-o", "tiffg3", str(need_testdata("ccitt", "itu1.pbm"))],
-                       stdout=out, stderr=subprocess.DEVNULL, check=True)  # fmt: skip
-    received = place / "received.tif"
-    terminals: list[SpanDspFax] = []
-
-    def receiver() -> SpanDspFax:
-        terminals.append(SpanDspFax(lib, calling=False, ident=MACHINE_NUMBER, rx_file=received))
-        return terminals[-1]
-
-    trunk.answer_with(MACHINE_NUMBER, receiver)
-    modem = started_modem(place, trunk, "slinear")
-    log_path = place / "efax.log"
-    try:
-        with open(log_path, "w") as log:
-            efax = subprocess.Popen(
-                ["efax", "-d", str(modem.device), "-o1", "-l", IAXMODEM_NUMBER, "-v", "ewinchmart",
-                 "-t", MACHINE_NUMBER, str(page)],
-                stdout=subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
-            try:
-                trunk.run_until(lambda: efax.poll() is not None, 150, "efax to finish")
-            finally:
-                if efax.poll() is None:
-                    efax.kill()
-                    efax.wait()
-        trunk.run_until(lambda: any(isinstance(e, CallEnded) for e in trunk.events), 10, "hang-up")
-    finally:
-        modem.stop()
-    efax_log = log_path.read_text()
-    assert efax.returncode == 0, efax_log[-3000:]
-    assert "received MCF" in efax_log
-    [offer] = [e for e in trunk.events if isinstance(e, IncomingCall)]
-    assert (offer.called_number, offer.calling_number, offer.username) == (
-        MACHINE_NUMBER, IAXMODEM_NUMBER, PEER_NAME
-    )  # fmt: skip
-    [terminal] = terminals
-    assert_one_page_at_14400(terminal, trunk, sent=False)
-
-    page_received = received_tiff(received)
-    assert page_received.shape == (source.shape[0] + 20, 1728)
-    assert (page_received[EFAX_HEADER_ROWS:] == source[8:]).all()
-    assert page_received[4:EFAX_HEADER_ROWS].any(), "efax's header text"
-    assert not source[:8].any(), "what efax's header covers of the chart is white anyway"
-
-
-@pytest.mark.peer
-@pytest.mark.slow
 def test_our_endpoint_calls_iaxmodem_and_efax_receives_the_page(place: Path, trunk: Trunk) -> None:
     need_program("efax", "efix")
-    lib = need_spandsp()
+    need_spandsp()
     document, source = standard_chart(place)
     modem = started_modem(place, trunk, "slinear")
     log_path = place / "efax.log"
-    sender = SpanDspFax(lib, calling=True, ident=MACHINE_NUMBER, tx_file=document)
+    sender = fax_terminal(calling=True, ident=MACHINE_NUMBER, tx_file=document)
     try:
         with open(log_path, "w") as log:
             efax = subprocess.Popen(
@@ -231,111 +177,3 @@ def test_our_endpoint_calls_iaxmodem_and_efax_receives_the_page(place: Path, tru
     page = efix_pages(fax)
     assert (page[: source.shape[0], :1728] == source).all()
     assert not page[source.shape[0] :].any() and not page[:, 1728:].any()
-
-
-@pytest.mark.peer
-@pytest.mark.slow
-def test_hylafax_faxsend_sends_through_iaxmodem_to_our_endpoint(place: Path, trunk: Trunk) -> None:
-    need_program("faxsend")
-    lib = need_spandsp()
-    document, source = standard_chart(place)
-    received = place / "received.tif"
-    terminals: list[SpanDspFax] = []
-
-    def receiver() -> SpanDspFax:
-        terminals.append(SpanDspFax(lib, calling=False, ident=MACHINE_NUMBER, rx_file=received))
-        return terminals[-1]
-
-    trunk.answer_with(MACHINE_NUMBER, receiver)
-    modem = started_modem(place, trunk, "alaw")
-    try:
-        spool, devid = hylafax_spool(place, modem.device, document, ecm=False, coding=1)
-        send = subprocess.Popen([faxsend_program(), "-l", "-m", devid, "sendq/q1"], cwd=spool,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            trunk.run_until(lambda: send.poll() is not None, 150, "faxsend to finish")
-        finally:
-            if send.poll() is None:
-                send.kill()
-                send.wait()
-        trunk.run_until(lambda: any(isinstance(e, CallEnded) for e in trunk.events), 10, "hang-up")
-    finally:
-        modem.stop()
-    job = (spool / "sendq" / "q1").read_text()
-    assert send.returncode == SEND_DONE, f"{job}\n{hylafax_session_log(spool)[-4000:]}"
-    [terminal] = terminals
-    assert_one_page_at_14400(terminal, trunk, sent=False)
-    page = received_tiff(received)
-    assert page.shape == source.shape
-    assert (page == source).all()
-
-
-@pytest.mark.peer
-@pytest.mark.slow
-def test_hylafax_faxgetty_on_iaxmodem_receives_what_our_endpoint_sends(
-    place: Path, trunk: Trunk
-) -> None:
-    need_program("faxgetty")
-    lib = need_spandsp()
-    document, source = standard_chart(place)
-    modem = started_modem(place, trunk, "slinear")
-    spool = place / "spool"
-    devid = str(modem.device).replace("/", "_")
-    for folder in ("etc", "recvq", "log", "status", "info", "tmp", "client", "bin"):
-        (spool / folder).mkdir(parents=True, exist_ok=True)
-    (spool / "etc" / f"config.{devid}").write_text(
-        "ModemType: Class1\n"
-        "ModemResetDelay: 200\n"
-        "ModemSoftResetCmdDelay: 200\n"
-        "RingsBeforeAnswer: 1\n"
-        "Class1ECMSupport: no\n"
-        "SessionTracing: 0xFFF\n"
-        "ServerTracing: 0x1\n"
-        f'LocalIdentifier: "{IAXMODEM_NUMBER}"\n'
-        f"FAXNumber: {IAXMODEM_NUMBER}\n"
-        "RecvFileMode: 0644\n"
-    )
-    if os.geteuid() == 0:
-        subprocess.run(["chown", "-R", "uucp:uucp", str(spool)], check=False)
-    getty = subprocess.Popen(["faxgetty", "-q", str(spool), str(modem.device)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    status = spool / "status" / devid
-    sender: SpanDspFax | None = None
-    try:
-        trunk.run_until(lambda: status.exists() and "idle" in status.read_text(), 30,
-                        "faxgetty to be running and idle")  # fmt: skip
-        # faxgetty reset the modem (ATZ, ATH); iaxmodem refuses calls ("Busy") for 5 s after.
-        deadline = time.monotonic() + 30
-        while True:
-            sender = SpanDspFax(lib, calling=True, ident=MACHINE_NUMBER, tx_file=document)
-            call = trunk.dial(modem.address, IAXMODEM_NUMBER, sender)
-            trunk.run_until(lambda c=call: trunk.endpoint.call_info(c).state in
-                            (CallState.UP, CallState.DOWN), 20, "an answer")  # fmt: skip
-            if trunk.endpoint.call_info(call).state == CallState.UP:
-                break
-            [refusal] = [e for e in trunk.events if isinstance(e, CallEnded) and e.call == call]
-            assert refusal.cause == "Busy", refusal
-            assert time.monotonic() < deadline, "iaxmodem stays busy"
-            sender.close()
-            trunk.run_for(1.0)
-        trunk.run_until(lambda: sender is not None and sender.result is not None, 120, "phase E")
-        trunk.run_until(lambda: bool(list((spool / "recvq").glob("fax*.tif"))), 10, "recvq")
-    finally:
-        getty.send_signal(signal.SIGTERM)
-        try:
-            trunk.run_until(lambda: getty.poll() is not None, 10, "faxgetty to exit")
-        except AssertionError:
-            getty.kill()
-            getty.wait()
-        modem.stop()
-        if sender is not None:
-            sender.close()
-        remove_stale_lock(modem.device)
-    assert sender is not None
-    assert_one_page_at_14400(sender, trunk, sent=True)
-    [fax] = sorted((spool / "recvq").glob("fax*.tif"))
-    page = received_tiff(fax)
-    assert page.shape == source.shape
-    assert (page == source).all()
-    info = subprocess.run(["faxinfo", str(fax)], capture_output=True, text=True).stdout
-    assert MACHINE_NUMBER in info, info

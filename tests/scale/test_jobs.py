@@ -188,3 +188,15 @@ def test_workers_that_keep_dying_are_given_up_on() -> None:
     assert all(isinstance(o, Lost) for o in outcomes)
     assert "keep dying" in outcomes[-1].reason  # type: ignore[union-attr]
     assert time.monotonic() - start < 20  # not thirty workers started one after another
+
+
+def test_jobs_merge_coverage_as_one_process_counts_it(tmp_path: Path) -> None:
+    scripts = suite(tmp_path, ["pass", "scan", "pass", "fail"])
+    one = replay(*scripts, "--coverage", str(tmp_path / "one.json"), cwd=tmp_path)
+    two = replay(*scripts, "--jobs", "2", "--coverage", str(tmp_path / "two.json"), cwd=tmp_path)
+    assert one.returncode == two.returncode == 1
+    summary = [line for line in one.stdout.splitlines() if re.match(r"\w+ \d+/\d+ \d+%", line)]
+    assert summary and any(line.startswith("transitions ") for line in summary)
+    # the same summary lines, once, after the scripts' own output
+    assert [line for line in two.stdout.splitlines() if line in summary] == summary
+    assert (tmp_path / "two.json").read_text() == (tmp_path / "one.json").read_text()

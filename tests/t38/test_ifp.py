@@ -146,3 +146,20 @@ def test_image_packets_are_told_from_control_packets():
     assert T38Data("v17-14400", (data,)).is_image
     assert not T38Data("v17-14400", (data, T38Field("t4-non-ecm-sig-end"))).is_image
     assert not T38Data("v21", (T38Field("hdlc-data", b"\xff"),)).is_image
+
+
+@pytest.mark.parametrize("data", [b"\x01", bytes(range(256)) * 3], ids=["1 octet", "768 octets"])
+def test_the_octet_path_for_bulk_packets_writes_what_the_bit_writer_writes(data):
+    from estudio190f.hw.t38_ifp import DATA, _BitWriter, _encode_bulk, _encode_data_bits
+
+    checked = 0
+    for dtype in DATA_TYPES:
+        for first in FIELD_TYPES:
+            for last in (None, *FIELD_TYPES):
+                fields = (T38Field(first.name, data),) + ((T38Field(last.name),) if last else ())
+                fast = _encode_bulk(DATA[dtype.name].code, fields)
+                if fast is None:
+                    continue
+                assert fast == _encode_data_bits(_BitWriter(), DATA[dtype.name].code, fields, 0)
+                checked += 1
+    assert checked == 9 * 8 * 9  # the 1998 root: 9 data types, 8 field types; none or one after

@@ -215,3 +215,10 @@ def test_the_impairment_is_seeded():
     assert a == b and a != c
     with pytest.raises(ValueError):
         NetworkImpairment(loss=1.5)
+
+
+def test_the_first_datagrams_repeat_only_what_was_sent_before_them():
+    sender = UdptlSender()
+    packets = [decode_udptl(sender.send(bytes([n + 1]), 3)) for n in range(5)]
+    assert [len(p.secondary) for p in packets] == [0, 1, 2, 3, 3]
+    assert packets[4].secondary == (b"\x04", b"\x03", b"\x02")

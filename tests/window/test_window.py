@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from estudio190f.panel.window import LCD_DARK, LED_COLOURS, lcd_line_box, render_lcd
+from estudio190f.panel.lcd_image import LCD_DARK, lcd_line_box, render_lcd
+from estudio190f.panel.window import LED_COLOURS
 from tests.conftest import REQUIRE_PEERS, need_testdata
 
 pytestmark = pytest.mark.peer

@@ -9,21 +9,17 @@ import numpy as np
 import pytest
 
 from estudio190f.hw.operator_panel import KEY_NAMES, LCD_COLUMNS
-from estudio190f.panel.window import (
+from estudio190f.panel.lcd_image import (
     GLYPHS,
-    KEY_LABELS,
     LCD_BACKLIGHT,
     LCD_DOT_ON,
     PITCH,
-    SHORTCUTS,
     glyph,
-    key_widget_name,
     lcd_line_box,
     lcd_size,
-    parse_paths,
     render_lcd,
-    speed_text,
 )
+from estudio190f.panel.window import KEY_LABELS, SHORTCUTS, key_widget_name, parse_paths, speed_text
 
 
 def test_every_character_the_lcd_can_show_has_its_own_5x7_glyph():
