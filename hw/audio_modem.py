@@ -57,7 +57,7 @@ from .modem import (
     TRAINED,
     Modulation,
     Signal,
-    hdlc_bits,
+    hdlc_bits_each,
 )
 from .spandsp_modems import (
     MODEM_CONNECT_TONES_ANS,
@@ -476,7 +476,7 @@ class AudioTransmitter:
             return
         mod = carrier.modulation
         exact = mod.key == "V.21"
-        nominal = sum(hdlc_bits(f, exact) for f, _ in signal.frames) * SAMPLE_RATE / mod.rate
+        nominal = sum(hdlc_bits_each([f for f, _ in signal.frames])) * SAMPLE_RATE / mod.rate
         start = at - int(nominal)
         if not carrier.hdlc:
             preamble = 1 if exact else math.ceil(FAST_HDLC_PREAMBLE_US * mod.rate / 8e6)

@@ -22,6 +22,7 @@ from estudio190f.hw.modem import (
     ToneOn,
     TransmitDone,
     hdlc_bits,
+    hdlc_bits_each,
     modulation_for_t31,
 )
 
@@ -99,6 +100,27 @@ def test_v21_frames_take_their_bits_at_300_bit_s_after_a_1_s_preamble() -> None:
     assert [e.frame for _, e in got] == frames and all(e.crc_ok for _, e in got)
     assert b.heard(CarrierDown)[0][0] == end
     assert hdlc_bits(b"\xff\xff") > hdlc_bits(b"\x00\x00")  # stuffing counted
+
+
+def test_ecm_frames_at_high_speed_take_their_stuffed_zeros_too() -> None:
+    """A busy MMR page is full of runs of 1s: each five of them costs a stuffed 0 on the line,
+    at 14400 bit/s as at 300 (T.30's timers see the real time a block of frames takes)."""
+    ones = [b"\xff" * 256] * 8
+    zeros = [b"\x00" * 256] * 8
+    ends = []
+    for frames in (ones, zeros):
+        clock, a, b = connected_pair()
+        b.modem.receive("V.17/14400")
+        start = clock.now
+        ends.append(a.modem.send_hdlc(frames, modulation="V.17/14400") - start)
+        clock.advance(10 * SECOND)
+        assert [e.frame for _, e in b.heard(FrameReceived)] == frames
+    stuffed = 8 * (256 * 8 // 5)  # per frame, a 0 after every five 1s of its 2048
+    assert ends[0] - ends[1] == pytest.approx(stuffed * SECOND / 14400, abs=2)
+    rng = random.Random(7)
+    mixed = [bytes(rng.choice((0xFF, 0x1F, 0xF8, rng.randrange(256))) for _ in range(260))
+             for _ in range(12)]  # fmt: skip
+    assert hdlc_bits_each(mixed) == [hdlc_bits(frame) for frame in mixed]
 
 
 @pytest.mark.parametrize("key", [k for k in MODULATIONS if k != "V.21"])
