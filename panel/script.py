@@ -717,7 +717,9 @@ def _parse_device(rest: str, line: int) -> Args:
                 line,
             )
         if kind != "machine":
-            raise ScriptError(f"device: a {kind} device has no habits", line)
+            raise ScriptError(
+                f"device: a {kind} device has no habits (habits are for simulated machines)", line
+            )
         names = [n for n in extra.removeprefix("habit=").split(",") if n]
         try:
             far_end_habits(names)
@@ -804,7 +806,7 @@ def _on(ctx: StepContext, step: Step, m: Machine) -> StepRun:
     inner.line = step.line
     device = ctx.sim.devices.get(step.target or "")
     if device is not None:
-        return _device_step(ctx, inner, device)
+        return _device_step(ctx, inner, step.target or "", device)
     machine = ctx.sim.machine(step.target)
     return (yield from run_verb(ctx, inner, machine))
 
@@ -862,10 +864,14 @@ def _restore(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     return []
 
 
-def _device_step(ctx: StepContext, inner: Step, device: FarEnd) -> list[str]:
+def _device_step(ctx: StepContext, inner: Step, name: str, device: FarEnd) -> list[str]:
     """A step on a far end that is not one of our machines: it takes `send` only."""
     if inner.verb != "send":
-        raise ScriptError(f"a far-end device takes send only, not {inner.verb}", inner.line)
+        raise ScriptError(
+            f"{name} is a far-end device, not a machine: it takes only "
+            f"`on {name} send NUMBER FILE`, not {inner.verb}",
+            inner.line,
+        )
     document = document_path(ctx, inner.args["file"], inner.line, "send")
     try:
         device.send(inner.args["number"], document)

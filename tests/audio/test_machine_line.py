@@ -316,7 +316,7 @@ def test_send_is_for_a_spandsp_device_only(audio, tmp_path):
     main.step(f"device far {FAR} spandsp")
     with pytest.raises(ScriptError, match="send is for a SpanDSP device"):
         main.step(f"on branch send {FAR} {document}")
-    with pytest.raises(ScriptError, match="takes send only"):
+    with pytest.raises(ScriptError, match="far-end device, not a machine: it takes only `on"):
         main.step("on far press START")
     with pytest.raises(ScriptError, match="no such file"):
         main.step(f"on far send {BRANCH} missing.tif")

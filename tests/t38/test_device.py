@@ -162,4 +162,4 @@ def test_a_spandsp_device_takes_no_key_steps(spandsp, tmp_path, capsys):
     script = tmp_path / "press.txt"
     script.write_text(f"device far {FAR} spandsp-t38\non far press START\n")
     assert main(["replay", str(script), "--relay", "none"]) == 2
-    assert "far is a spandsp-t38 device, not a machine" in capsys.readouterr().err
+    assert "far is a far-end device, not a machine" in capsys.readouterr().err
