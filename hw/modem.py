@@ -103,19 +103,40 @@ def hdlc_bits(frame: bytes) -> int:
     return (len(frame) + 2) * 8 + FLAG_BITS + sum(len(run) // 5 for run in re.findall("1+", line))
 
 
+def _ones_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each octet as sent (least significant bit first): the 1s it starts with, the 1s it
+    ends with, and the zeros stuffed into runs of 1s that touch neither end."""
+    lead, trail, inside = (np.zeros(256, dtype=np.int32) for _ in range(3))
+    for octet in range(255):  # 0xFF is all run: never looked up
+        line = format(octet, "08b")[::-1]
+        lead[octet] = len(line) - len(line.lstrip("1"))
+        trail[octet] = len(line) - len(line.rstrip("1"))
+        inside[octet] = sum(len(run) // 5 for run in line.strip("1").split("0"))
+    return lead, trail, inside
+
+
+_LEAD, _TRAIL, _INSIDE = _ones_tables()
+
+
 def hdlc_bits_each(frames: Sequence[bytes]) -> list[int]:
     """`hdlc_bits` of each frame, counted for all of them at once (the frames of a second of
-    high-speed ECM data: a busy MMR page stuffs 5-6 % more bits, which T.30's timers feel)."""
+    high-speed ECM data: a busy MMR page stuffs 5-6 % more bits, which T.30's timers feel).
+
+    Octet-wise: a run of 1s either lies inside one octet, or runs from the end of an octet that
+    is not 0xFF, over any number of 0xFF octets, into the start of the next one that is not."""
     if len(frames) < 4:
         return [hdlc_bits(frame) for frame in frames]
-    # One bit stream with a zero byte after every frame, so that no run of 1s crosses frames.
-    joined = np.frombuffer(b"\0".join(frames) + b"\0", dtype=np.uint8)
-    bits = np.unpackbits(joined, bitorder="little").view(np.int8)
-    edges = np.diff(bits, prepend=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    stuffed = (np.flatnonzero(edges == -1) - starts) // 5
-    ends = np.cumsum([(len(frame) + 1) * 8 for frame in frames])
-    per_frame = np.bincount(np.searchsorted(ends, starts, side="right"), stuffed, len(frames))
+    # A zero octet before and after every frame, so that no run of 1s crosses frames.
+    octets = np.frombuffer(b"\0" + b"\0".join(frames) + b"\0", dtype=np.uint8)
+    edges = np.flatnonzero(octets != 0xFF)
+    values = octets[edges]
+    # Per octet not 0xFF: the zeros stuffed inside it and into the run that ends at its start.
+    stuffed = _INSIDE.take(values)
+    between = 8 * (np.diff(edges) - 1)
+    stuffed[1:] += (_TRAIL.take(values[:-1]) + between + _LEAD.take(values[1:])) // 5
+    # A frame's count runs from the zero before it (left out) to the zero after it.
+    separators = np.cumsum([0] + [len(frame) + 1 for frame in frames])
+    per_frame = np.diff(np.cumsum(stuffed)[np.searchsorted(edges, separators)])
     return [
         (len(frame) + 2) * 8 + FLAG_BITS + int(extra)
         for frame, extra in zip(frames, per_frame, strict=True)
