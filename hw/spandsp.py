@@ -152,51 +152,6 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "fsk_rx": (_I, [_P, _P, _I]),
     "fsk_rx_set_modem_status_handler": (None, [_P, _P, _P]),
     "fsk_rx_free": (_I, [_P]),
-    # V.17
-    "v17_tx_init": (_P, [_P, _I, _I, _P, _P]),
-    "v17_tx_restart": (_I, [_P, _I, _I, _I]),
-    "v17_tx_power": (None, [_P, _F]),
-    "v17_tx": (_I, [_P, _P, _I]),
-    "v17_tx_set_get_bit": (None, [_P, _P, _P]),
-    "v17_tx_free": (_I, [_P]),
-    "v17_rx_init": (_P, [_P, _I, _P, _P]),
-    "v17_rx_restart": (_I, [_P, _I, _I]),
-    "v17_rx": (_I, [_P, _P, _I]),
-    "v17_rx_signal_cutoff": (None, [_P, _F]),
-    "v17_rx_signal_power": (_F, [_P]),
-    "v17_rx_set_put_bit": (None, [_P, _P, _P]),
-    "v17_rx_set_modem_status_handler": (None, [_P, _P, _P]),
-    "v17_rx_free": (_I, [_P]),
-    # V.29
-    "v29_tx_init": (_P, [_P, _I, _I, _P, _P]),
-    "v29_tx_restart": (_I, [_P, _I, _I]),
-    "v29_tx_power": (None, [_P, _F]),
-    "v29_tx": (_I, [_P, _P, _I]),
-    "v29_tx_set_get_bit": (None, [_P, _P, _P]),
-    "v29_tx_free": (_I, [_P]),
-    "v29_rx_init": (_P, [_P, _I, _P, _P]),
-    "v29_rx_restart": (_I, [_P, _I, _I]),
-    "v29_rx": (_I, [_P, _P, _I]),
-    "v29_rx_signal_cutoff": (None, [_P, _F]),
-    "v29_rx_signal_power": (_F, [_P]),
-    "v29_rx_set_put_bit": (None, [_P, _P, _P]),
-    "v29_rx_set_modem_status_handler": (None, [_P, _P, _P]),
-    "v29_rx_free": (_I, [_P]),
-    # V.27ter
-    "v27ter_tx_init": (_P, [_P, _I, _I, _P, _P]),
-    "v27ter_tx_restart": (_I, [_P, _I, _I]),
-    "v27ter_tx_power": (None, [_P, _F]),
-    "v27ter_tx": (_I, [_P, _P, _I]),
-    "v27ter_tx_set_get_bit": (None, [_P, _P, _P]),
-    "v27ter_tx_free": (_I, [_P]),
-    "v27ter_rx_init": (_P, [_P, _I, _P, _P]),
-    "v27ter_rx_restart": (_I, [_P, _I, _I]),
-    "v27ter_rx": (_I, [_P, _P, _I]),
-    "v27ter_rx_signal_cutoff": (None, [_P, _F]),
-    "v27ter_rx_signal_power": (_F, [_P]),
-    "v27ter_rx_set_put_bit": (None, [_P, _P, _P]),
-    "v27ter_rx_set_modem_status_handler": (None, [_P, _P, _P]),
-    "v27ter_rx_free": (_I, [_P]),
     # CNG, CED
     "modem_connect_tones_tx_init": (_P, [_P, _I]),
     "modem_connect_tones_tx": (_I, [_P, _P, _I]),
@@ -220,6 +175,28 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "dtmf_rx": (_I, [_P, _P, _I]),
     "dtmf_rx_free": (_I, [_P]),
 }
+
+# V.17, V.29 and V.27ter: the same calls, named by the modem (V.17's restart also takes the
+# short-train flag).
+_HIGH_SPEED: dict[str, tuple[Any, list[Any]]] = {
+    "tx_init": (_P, [_P, _I, _I, _P, _P]),
+    "tx_restart": (_I, [_P, _I, _I]),
+    "tx_power": (None, [_P, _F]),
+    "tx": (_I, [_P, _P, _I]),
+    "tx_set_get_bit": (None, [_P, _P, _P]),
+    "tx_free": (_I, [_P]),
+    "rx_init": (_P, [_P, _I, _P, _P]),
+    "rx_restart": (_I, [_P, _I, _I]),
+    "rx": (_I, [_P, _P, _I]),
+    "rx_signal_cutoff": (None, [_P, _F]),
+    "rx_signal_power": (_F, [_P]),
+    "rx_set_put_bit": (None, [_P, _P, _P]),
+    "rx_set_modem_status_handler": (None, [_P, _P, _P]),
+    "rx_free": (_I, [_P]),
+}
+for _modem in ("v17", "v29", "v27ter"):
+    _PROTOTYPES.update({f"{_modem}_{call}": proto for call, proto in _HIGH_SPEED.items()})
+_PROTOTYPES["v17_tx_restart"] = (_I, [_P, _I, _I, _I])
 
 _library: ctypes.CDLL | None = None
 

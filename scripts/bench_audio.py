@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from testdata_path import CHARTS
 
 from estudio190f.firmware.page import Page
 from estudio190f.firmware.t30 import image
@@ -37,18 +36,6 @@ from estudio190f.hw.audio_modem import AudioModemChip, AudioReceiver, AudioTrans
 from estudio190f.hw.clock import MS, SECOND, Clock
 from estudio190f.hw.modem import CARRIER_OFF, CARRIER_ON, DATA, FRAMES, MODULATIONS, Modem, Signal
 
-CHARTS = next(
-    (
-        path
-        for path in (
-            Path(os.environ.get("ESTUDIO190F_TESTDATA", "/nonexistent")) / "ccitt",
-            Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "ccitt",
-            Path("/work/shared/testdata/ccitt"),
-        )
-        if path.is_dir()
-    ),
-    Path("testdata/ccitt"),
-)
 SECONDS = 20
 GAP = 75 * MS
 

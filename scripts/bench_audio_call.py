@@ -18,28 +18,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import statistics
 import time
-from pathlib import Path
+
+from testdata_path import CHARTS
 
 from estudio190f.panel.interpreter import Interpreter, run_step
 from estudio190f.panel.script import parse_line
 from estudio190f.panel.sim import Simulation
 
-CHARTS = next(
-    (
-        path
-        for path in (
-            Path(os.environ.get("ESTUDIO190F_TESTDATA", "/nonexistent")) / "ccitt",
-            Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "ccitt",
-            Path("/work/shared/testdata/ccitt"),
-        )
-        if path.is_dir()
-    ),
-    Path("testdata/ccitt"),
-)
 BRANCH = "5559876"
 
 

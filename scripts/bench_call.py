@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from testdata_path import CHARTS
 
 from estudio190f.firmware.fax_call import CallResult, FaxCall, PageStore
 from estudio190f.firmware.page import Page
@@ -30,20 +29,6 @@ from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Clock
 from estudio190f.hw.line import LineEvent, PhoneNetwork
 from estudio190f.panel.allocator import keep_freed_memory
-
-
-def _testdata() -> Path:
-    """Where the tests find the shared test data: ESTUDIO190F_TESTDATA, ../shared/testdata beside
-    the project, or the workplace's copy at /work/shared/testdata (tests/conftest.py)."""
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (os.environ.get("ESTUDIO190F_TESTDATA", ""),
-                      root.parent / "shared" / "testdata", "/work/shared/testdata"):  # fmt: skip
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return root.parent / "shared" / "testdata"
-
-
-CHARTS = _testdata() / "ccitt"
 
 
 def load_pages(resolution: str) -> list[Page]:

@@ -29,15 +29,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from testdata_path import CHARTS
 
 from estudio190f.firmware.codec import decode, encode
 
-ROOT = Path(__file__).resolve().parent.parent
-CHARTS = ROOT.parent / "shared" / "testdata" / "ccitt"
 PILLOW = {"mh": ("group3", None), "mr": ("group3", 1), "mmr": ("group4", None)}
 
 STARTUP = """

@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parents[1]
-TESTDATA = ROOT.parent / "shared" / "testdata" / "ccitt"
+from testdata_path import CHARTS as TESTDATA
 
 
 def load_pages() -> list:

@@ -19,33 +19,19 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import os
 import pstats
 import resource
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from testdata_path import CHARTS
 
 from estudio190f.hw.clock import MINUTE, SECOND
 from estudio190f.panel.sim import Simulation
 
-
-def _testdata() -> Path:
-    """Where the tests find the shared test data: ESTUDIO190F_TESTDATA, ../shared/testdata beside
-    the project, or the workplace's copy at /work/shared/testdata (tests/conftest.py)."""
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (os.environ.get("ESTUDIO190F_TESTDATA", ""),
-                      root.parent / "shared" / "testdata", "/work/shared/testdata"):  # fmt: skip
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return root.parent / "shared" / "testdata"
-
-
-CHARTS = _testdata() / "ccitt"
 BRANCH = "5559876"
 
 

@@ -13,31 +13,18 @@ the least a scan can cost on the host. Medians of --runs, after one warm-up run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
+from testdata_path import CHARTS as CHART_DIR
 
 from estudio190f.panel.pytest_plugin import make_driver
 from estudio190f.panel.runner import advance
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _testdata() -> Path:
-    """Where the tests find the shared test data: ESTUDIO190F_TESTDATA, ../shared/testdata beside
-    the project, or the workplace's copy at /work/shared/testdata (tests/conftest.py)."""
-    for candidate in (os.environ.get("ESTUDIO190F_TESTDATA", ""),
-                      ROOT.parent / "shared" / "testdata", "/work/shared/testdata"):  # fmt: skip
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return ROOT.parent / "shared" / "testdata"
-
-
-CHARTS = [_testdata() / "ccitt" / f"itu{n}.pbm" for n in (1, 2, 3, 4)]
+CHARTS = [CHART_DIR / f"itu{n}.pbm" for n in (1, 2, 3, 4)]
 
 
 def one_run(fmt: str) -> dict[str, float]:

@@ -30,13 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# ../shared/testdata beside the project (DESIGN.md 4), ESTUDIO190F_TESTDATA, or the workplace's
-TESTDATA = next(
-    (p for p in (Path(os.environ.get("ESTUDIO190F_TESTDATA", "")), ROOT.parent / "shared" /
-     "testdata", Path("/work/shared/testdata")) if (p / "ccitt").is_dir()),
-    ROOT.parent / "shared" / "testdata",
-)  # fmt: skip
+from testdata_path import TESTDATA
+
 CHARTS = [TESTDATA / "ccitt" / f"itu{n}.pbm" for n in (1, 2)]
 SENDER, RECEIVER = "5551234", "5559876"
 

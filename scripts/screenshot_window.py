@@ -25,11 +25,9 @@ import tkinter
 from pathlib import Path
 
 from PIL import Image
+from testdata_path import CHARTS
 
 ROOT = Path(__file__).resolve().parent.parent
-# The shared test data beside the project, or where ESTUDIO190F_TESTDATA says (as the tests look).
-TESTDATA = Path(os.environ.get("ESTUDIO190F_TESTDATA") or ROOT.parent / "shared" / "testdata")
-CHARTS = TESTDATA / "ccitt"
 SETTINGS = """\
 [machine]
 station_name = "TOSHIBA"
