@@ -88,8 +88,16 @@ def test_fax_fixture_under_xdist(tmp_path: Path) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "test_machines.py").write_text(TESTS)
-    alone = run_pytest(suite, tmp_path / "alone", "-p", "no:xdist")
-    spread = run_pytest(suite, tmp_path / "spread", "-n", "2")
+    alone = run_pytest(
+        suite,
+        tmp_path / "alone",
+        "-p",
+        "no:xdist",
+        "--estudio-coverage",
+        str(tmp_path / "alone.json"),
+    )
+    spread = run_pytest(suite, tmp_path / "spread", "-n", "2",
+                        "--estudio-coverage", str(tmp_path / "spread.json"))  # fmt: skip
     for proc in (alone, spread):
         assert proc.returncode == 1, proc.stdout + proc.stderr  # one test fails on purpose
         assert "4 passed" in proc.stdout and "1 failed" in proc.stdout
@@ -105,3 +113,10 @@ def test_fax_fixture_under_xdist(tmp_path: Path) -> None:
     assert len({r["pid"] for r in two.values()}) == 2
     for name in one:
         assert one[name]["events"] == two[name]["events"], name  # the same machine either way
+    # coverage recorded in the workers and merged by the controller: what one process records
+    covered = [
+        {area["name"]: area["hits"] for area in json.loads(path.read_text())["areas"]}
+        for path in (tmp_path / "alone.json", tmp_path / "spread.json")
+    ]
+    assert covered[0] == covered[1]
+    assert covered[0]["screens"] and covered[0]["t30 frames"]
