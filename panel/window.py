@@ -351,6 +351,22 @@ class PanelWindow:
         runner.idle_hooks.append(self._on_idle)
         runner.max_wait = min(runner.max_wait, FRAME)
         sim.closers.append(self.close)
+        sim.restored.append(self._restored)
+        self.refresh()
+
+    def _restored(self) -> None:
+        """A snapshot was restored in place (`restore FILE` at the prompt or the console): the
+        window shows the restored main machine from now on; the old one's listeners went with
+        the state it had."""
+        self.machine = self.sim.main
+        self.board = self.machine.board
+        self.firmware = self.machine.firmware
+        self.board.log.listeners.add(self._on_event)
+        printer = self.board.printer
+        if printer is not None:
+            printer.delivery_listeners.add(self._on_delivered)
+        self.active_faults = set(self.board.faults.active)
+        self._memory_at = self._directory_at = 0.0  # the memory and directory read afresh
         self.refresh()
 
     # -- building ---------------------------------------------------------------------------
@@ -702,6 +718,8 @@ class PanelWindow:
         self.closed = True
         if self._on_idle in self.runner.idle_hooks:
             self.runner.idle_hooks.remove(self._on_idle)
+        if self._restored in self.sim.restored:
+            self.sim.restored.remove(self._restored)
         if self._on_event in self.board.log.listeners:
             self.board.log.listeners.discard(self._on_event)
         printer = self.board.printer

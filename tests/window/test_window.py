@@ -314,3 +314,21 @@ def test_without_an_x_server_run_falls_back_to_the_prompt(tmp_path):
     out, err = prompt_run(tmp_path, env)
     assert "COPY READY" in out
     assert "no window" in err
+
+
+def test_the_window_follows_a_snapshot_restored_in_place(emulator, xserver, tmp_path):
+    emu = emulator("--serial", "tcp:0")
+    snapshot = tmp_path / "standby.snap"
+    console(emu, f"snapshot {snapshot}")  # FAX standby
+    emu.click_key("COPY")
+    emu.wait_for(lambda: emu.probe.get("lcd2") == "COPY READY", what="COPY READY on the widget")
+    console(emu, f"restore {snapshot}")
+    # The widget shows the restored machine, not the one it was built on...
+    emu.wait_for(lambda: emu.probe.get("lcd2") == "FAX READY", what="FAX READY after the restore")
+    assert emu.probe.get("led,FAX") == "on" and emu.probe.get("led,COPY") == "off"
+    # ...and its keys drive it: a click changes what the console reads.
+    emu.click_key("SCAN")
+    emu.wait_for(lambda: emu.probe.get("lcd2") == "SCAN READY", what="SCAN READY on the widget")
+    assert console(emu, "lcd?")[1] == "SCAN READY"
+    shot, lines = steady_lcd(emu, xserver)
+    assert np.array_equal(emu.lcd_pixels(shot), np.asarray(render_lcd(lines)))
