@@ -36,7 +36,7 @@ from typing import Any
 
 from .eventlog import EventLog
 from .listeners import Listeners
-from .outside import OutsideWorld, WallTimer
+from .outside import AddressInfo, OutsideWorld, WallTimer
 from .power import PowerSupply
 
 # Transport failures (Reply.failure); the firmware maps each to a code of its own.
@@ -166,6 +166,7 @@ class SmtpLink:
         self._pending: tuple[str, str, Done] | None = None  # step, what to log, its callback
         self._after_reply: Callable[[Reply], bool] | None = None  # DATA's 354, STARTTLS's 220
         self._timer: WallTimer | None = None
+        self._lookups = 0  # host name lookups asked for; an answer counts for the last only
         self.closed = False
         self.cut = False  # open when a snapshot was taken: restored without its socket
 
@@ -186,14 +187,34 @@ class SmtpLink:
 
     # -- steps ------------------------------------------------------------------------------------
     def connect(self, done: Done) -> None:
-        """Open the connection (TLS first when implicit) and read the greeting."""
+        """Open the connection (TLS first when implicit) and read the greeting. A host name is
+        looked up by the driver, off the clock; the greeting's deadline covers the lookup."""
         if not self._begin("connect", f"{self.host}:{self.port}", done):
             return
         try:
-            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
+            infos = socket.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+            )
+        except socket.gaierror:
+            infos = []  # a name, not an address
+        except UnicodeError:
             return self._fail(UNREACHABLE, "host not found")
-        family, kind, proto, _, address = infos[0]
+        if infos:
+            return self._open(infos[0])
+        self._lookups += 1
+        self.outside.hold(self, True)
+        self._wait(self.timeouts.greeting)
+        self.outside.resolve(self.host, self.port, partial(self._resolved, self._lookups))
+
+    def _resolved(self, lookup: int, answer: list[AddressInfo] | OSError) -> None:
+        if lookup != self._lookups or self._pending is None or self.closed:
+            return  # timed out, cut or closed meanwhile
+        if isinstance(answer, OSError) or not answer:
+            return self._fail(UNREACHABLE, "host not found")
+        self._open(answer[0])
+
+    def _open(self, info: AddressInfo) -> None:
+        family, kind, proto, _, address = info
         sock = socket.socket(family, kind, proto)
         sock.setblocking(False)
         self._sock = sock
@@ -203,7 +224,8 @@ class SmtpLink:
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             return self._fail(*_connect_failure(code))
         self._connecting = True
-        self._wait(self.timeouts.greeting)
+        if self._timer is None:  # after a lookup, its deadline runs on
+            self._wait(self.timeouts.greeting)
 
     def ehlo(self, done: Done) -> None:
         self._command("ehlo", f"EHLO {self.local_name}", "", done)

@@ -14,14 +14,28 @@ or write; nothing here blocks and no clock event ever waits on a socket. Two req
   the speed factor both ends use) even under `replay`.
 
 Deadlines on outside peers are wall seconds (`after_wall`); the driver supplies the wall clock
-(`wall`), so nothing in `hw/` reads one.
+(`wall`), so nothing in `hw/` reads one. A host name is looked up by the driver too (`resolve`):
+a name server that is slow or silent must not stop the clock, and the lookup blocks.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+# One answer of `socket.getaddrinfo`: family, type, protocol, canonical name, address.
+AddressInfo = tuple[
+    socket.AddressFamily,
+    socket.SocketKind,
+    int,
+    str,
+    tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes],
+]
+# Called with getaddrinfo's answers, or the error the lookup ended in.
+LookupDone = Callable[[list[AddressInfo] | OSError], None]
+Lookup = Callable[[str, int, LookupDone], None]
 
 
 class OutsideLink(Protocol):
@@ -58,6 +72,10 @@ def _no_wall() -> float:
     raise NoDriver("no driver serves the outside world of this simulation")
 
 
+def _no_lookup(host: str, port: int, done: LookupDone) -> None:
+    raise NoDriver("no driver serves the outside world of this simulation")
+
+
 class OutsideWorld:
     def __init__(self) -> None:
         self.links: dict[int, OutsideLink] = {}
@@ -65,6 +83,7 @@ class OutsideWorld:
         self.paces: set[object] = set()
         self.timers: list[WallTimer] = []
         self.wall: Callable[[], float] = _no_wall  # set by the driver (panel.runner)
+        self.lookup: Lookup = _no_lookup  # set by the driver: looks a name up off the clock
 
     # -- the edges' side -------------------------------------------------------------------------
     def watch(self, link: OutsideLink) -> None:
@@ -82,6 +101,11 @@ class OutsideWorld:
     def pace(self, owner: object, on: bool) -> None:
         """While any owner paces, virtual time follows the wall."""
         (self.paces.add if on else self.paces.discard)(owner)
+
+    def resolve(self, host: str, port: int, done: LookupDone) -> None:
+        """Look `host` up for a TCP connection to `port`; `done` is called later, from the
+        driver's loop, with the answers or the error (never inside this call)."""
+        self.lookup(host, port, done)
 
     def after_wall(self, seconds: float, fn: Callable[[], None]) -> WallTimer:
         """Call `fn` once `seconds` of wall time have passed (a deadline on an outside peer)."""

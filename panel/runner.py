@@ -13,16 +13,97 @@ peer paces it, virtual time follows the wall.
 from __future__ import annotations
 
 import os
+import queue
 import select
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from estudio190f.hw.clock import SECOND, Clock
-from estudio190f.hw.outside import OutsideWorld
+from estudio190f.hw.outside import AddressInfo, LookupDone, OutsideWorld
 
 LAG_REANCHOR = 0.25  # wall seconds an event batch may take before the mapping is re-anchored
 MAX_SLICE = 0.5  # wall seconds between checks of the stop flag
 OUTSIDE_POLL = 0.05  # wall seconds the replay driver waits on sockets at a time
+
+
+class HostLookups:
+    """Host names looked up off the clock (a name server may take seconds, or never answer): each
+    lookup in a thread of its own (a daemon: a silent name server does not hold the process at
+    exit), its answer handed to the driver's loop through a socket pair that this watches."""
+
+    def __init__(self, outside: OutsideWorld) -> None:
+        self.outside = outside
+        self._answers: queue.SimpleQueue[tuple[LookupDone, list[AddressInfo] | OSError]] = (
+            queue.SimpleQueue()
+        )
+        self._waiting = 0
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+
+    def lookup(self, host: str, port: int, done: LookupDone) -> None:
+        if self._pair is None:
+            self._pair = socket.socketpair()
+            self._pair[0].setblocking(False)
+        self._waiting += 1
+        self.outside.watch(self)
+        threading.Thread(target=self._look_up, args=(host, port, done), daemon=True,
+                         name=f"lookup {host}").start()  # fmt: skip
+
+    def _look_up(self, host: str, port: int, done: LookupDone) -> None:
+        """In the lookup's own thread: the blocking call, then a byte to wake the loop."""
+        answer: list[AddressInfo] | OSError
+        try:
+            answer = list(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            answer = exc
+        except UnicodeError as exc:  # a name the IDNA codec refuses
+            answer = OSError(str(exc))
+        self._answers.put((done, answer))
+        if self._pair is not None:
+            try:
+                self._pair[1].send(b"\0")
+            except OSError:
+                pass
+
+    # -- OutsideLink ---------------------------------------------------------------------------
+    def fileno(self) -> int:
+        return self._pair[0].fileno() if self._pair is not None else -1
+
+    def wants_write(self) -> bool:
+        return False
+
+    def writable(self) -> None:
+        pass
+
+    def readable(self) -> None:
+        if self._pair is not None:
+            try:
+                self._pair[0].recv(4096)
+            except OSError:
+                pass
+        while True:
+            try:
+                done, answer = self._answers.get_nowait()
+            except queue.Empty:
+                return
+            self._waiting -= 1
+            if self._waiting == 0:
+                self.outside.unwatch(self)
+            done(answer)
+
+
+_LOOKUPS: weakref.WeakKeyDictionary[OutsideWorld, HostLookups] = weakref.WeakKeyDictionary()
+
+
+def drive(outside: OutsideWorld) -> None:
+    """This process's drivers serve `outside`: the wall clock, and host lookups off the clock."""
+    outside.wall = time.monotonic
+    lookups = _LOOKUPS.get(outside)
+    if lookups is None:
+        lookups = _LOOKUPS[outside] = HostLookups(outside)
+        outside.lookup = lookups.lookup
 
 
 def parse_speed(text: str) -> float | None:
@@ -45,7 +126,7 @@ class Runner:
         self.clock = clock
         self.requested_speed = speed
         self.speed = speed
-        clock.outside.wall = time.monotonic
+        drive(clock.outside)
         self.readers: dict[int, Callable[[], None]] = {}
         self.writers: dict[int, Callable[[], None]] = {}
         self.idle_hooks: list[Callable[[], None]] = []
@@ -194,7 +275,7 @@ def serve_outside(clock: Clock, timeout: float) -> bool:
     """Wait up to `timeout` wall seconds for the machines' sockets and serve them, then run the
     wall timers that are due. True if anything was served."""
     outside = clock.outside
-    outside.wall = time.monotonic
+    drive(outside)
     links = outside.links
     served = False
     if links:
@@ -225,7 +306,7 @@ def advance_to(clock: Clock, when: int, stop: Callable[[], bool] | None = None) 
     """Run the clock to `when` (or until `stop` holds: True), as fast as possible, except where
     the outside world asks otherwise (see the module's text)."""
     outside = clock.outside
-    outside.wall = time.monotonic
+    drive(outside)
     wall0, virtual0 = time.monotonic(), clock.now
     while True:
         if outside.quiet:

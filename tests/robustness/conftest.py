@@ -28,9 +28,10 @@ def cli(
 class Running:
     """`estudio190f run --headless ...` in the background; its start lines read."""
 
-    def __init__(self, cwd: Path, *args: object) -> None:
+    def __init__(self, cwd: Path, *args: object, prefix: tuple[str, ...] = ()) -> None:
+        """`prefix`: what the command runs under (`ip netns exec NAME`)."""
         self.proc = subprocess.Popen(
-            [*CLI, "run", "--headless", "--relay", "none", "--out", str(cwd / "out"),
+            [*prefix, *CLI, "run", "--headless", "--relay", "none", "--out", str(cwd / "out"),
              *map(str, args)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
         )  # fmt: skip
