@@ -59,6 +59,20 @@ def test_no_answer_after_t0(link, tmp_path):
     assert branch.journal() == []
 
 
+def test_a_line_that_answers_again_gets_the_redial(link, tmp_path):
+    main, branch = link
+    main.set(transmit_redial_tries=1)
+    branch.step("fault line.no_answer")
+    main.step(f"adf load {blank_page(tmp_path, 'p1')}")
+    main.press(*BRANCH, "START")
+    main.step('until lcd "NO ANSWER" within 2m')
+    main.step("expect led MEMORY on")  # kept for the redial
+    branch.step("clear line.no_answer")
+    main.step('until lcd "COMPLETED" within 10m')
+    assert [e.result for e in main.journal()] == ["NO ANSWER", "OK"]
+    branch.step("until printed 1 within 2m")
+
+
 def test_a_drop_in_page_2_of_3_resumes_with_page_2(link, tmp_path, charts):
     main, branch = link
     main.set(modem_ecm="off", modem_coding="mh", scan_resolution="fine")
