@@ -839,7 +839,8 @@ def snapshot_path(ctx: StepContext, raw: str, line: int, verb_name: str) -> Path
 
 
 @verb("snapshot FILE", "save the whole simulation to FILE: every machine, the line, the clock "
-      "(docs/snapshots.md)", _parse_snapshot_file("snapshot"), remote=False)  # fmt: skip
+      "(docs/snapshots.md)", _parse_snapshot_file("snapshot"), remote=False,
+      records=True)  # fmt: skip
 def _snapshot(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     from .snapshot import SnapshotError
 
@@ -852,7 +853,7 @@ def _snapshot(ctx: StepContext, step: Step, m: Machine) -> list[str]:
 
 
 @verb("restore FILE", "go on from the snapshot in FILE: the simulation as it was then",
-      _parse_snapshot_file("restore"), remote=False)  # fmt: skip
+      _parse_snapshot_file("restore"), remote=False, records=True)  # fmt: skip
 def _restore(ctx: StepContext, step: Step, m: Machine) -> list[str]:
     from .snapshot import SnapshotError
 

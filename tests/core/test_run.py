@@ -135,3 +135,26 @@ def test_an_overlong_line_at_the_prompt_is_refused_and_the_next_one_runs(running
     assert "ERR line too long" in r.read_until("ERR line too long")
     r.send("state?")
     assert "standby.fax" in r.read_until("OK")
+
+
+def test_a_recorded_session_with_a_snapshot_and_a_restore_replays_them(running, tmp_path):
+    snap = tmp_path / "standby.snap"
+    r = running("--speed", "50", "--record", tmp_path / "session.txt")
+    r.read_until("ready")
+    for step in (f"snapshot {snap}", "press COPY", "wait 2s", f"restore {snap}"):
+        r.send(step)
+        r.read_until("OK")
+    assert r.stop() == 0
+    recorded = (tmp_path / "session.txt").read_text()
+    assert f"snapshot {snap}" in recorded and f"restore {snap}" in recorded
+    snap.unlink()  # the replay takes its own snapshot where the operator took one
+    script = tmp_path / "check.txt"
+    # back in FAX standby, as the snapshot was taken: the COPY pressed after it is undone
+    script.write_text(recorded + 'expect lcd "FAX READY"\nexpect led COPY off\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "estudio190f.panel.cli", "replay", str(script)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert snap.exists()
