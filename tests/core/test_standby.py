@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 
 def test_script_starts_in_fax_standby_at_the_factory_time(fax):
     assert fax.lcd == ["01-01-2026 09:00", "FAX READY"]
@@ -79,3 +81,30 @@ def test_power_off_blanks_the_panel_and_power_on_boots_to_standby(fax):
     assert fax.lcd[1] == "PLEASE WAIT"
     fax.until_lcd("FAX READY", within="30s")
     assert fax.leds["FAX"] == "on"
+
+
+@pytest.mark.parametrize(
+    ("keys", "state"),
+    [
+        (["press FAX", "type 555"], "dial.number"),
+        (["press COPY", "press 3"], "copies"),
+        (["press SCAN", "type tim"], "address"),
+        (["press FUNCTION"], "menu.browse"),
+        (["press FUNCTION # 9 9 9 9"], "service.browse"),
+        (["power off", "power on", "wait 2s"], "booting"),
+        (["power off"], "off"),
+    ],
+)
+def test_a_power_cut_in_the_middle_of_anything_comes_back_to_fax_standby(fax, keys, state):
+    """Whatever the operator was entering (a number, copies, an address, the FUNCTION menu,
+    service mode, or the machine still booting), the power going out and coming back leaves the
+    machine in FAX standby with the entry forgotten, as after any boot."""
+    for step in keys:
+        fax.step(step)
+    assert fax.state == state
+    fax.step("power off")
+    assert fax.state == "off" and fax.lcd == ["", ""]
+    fax.step("power on")
+    fax.until_lcd("FAX READY", within="30s")
+    assert fax.state == "standby.fax"
+    assert fax.leds["FAX"] == "on" and fax.leds["COPY"] == "off"
