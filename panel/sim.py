@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -606,10 +607,51 @@ class Simulation:
 
     def restore(self, path: Path) -> Restored:
         """Replace this simulation's state by a snapshot's: the clock, the network and every
-        machine (objects keep their identity: the main machine is still `self.main`)."""
-        from .snapshot import restore
+        machine (objects keep their identity: the main machine is still `self.main`). Nothing
+        changes if the file is refused (SnapshotError)."""
+        from .snapshot import read_state, timer_of_operator
 
-        return restore(self, Path(path))
+        saved = read_state(self, Path(path), partial(Machine.__new__, Machine))
+        state = saved.state
+        # The machines as they were: their edges are closed, their sockets dropped.
+        for machine in self.machines.values():
+            machine.detach()
+        self.clock.load_state(state["clock"], carry=timer_of_operator)
+        routes = self.network.routes
+        self.network.__dict__.update(state["network"])
+        self.network.routes = routes
+        machines: dict[str, Machine] = {}
+        for name, machine_state in state["machines"]:
+            # The object of that name takes the saved state (a new one for a machine not there).
+            machine = self.machines.get(name) or saved.fresh.get(name) or Machine.__new__(Machine)
+            machine.__dict__.clear()
+            machine.__dict__.update(machine_state)
+            machine.sim = self
+            machine.outputs = None
+            machines[name] = machine
+        self.machines = machines
+        self.main = machines["main"]
+        for key, value in state["simulation"].items():
+            setattr(self, key, value)
+        operator = state["operator"]
+        self.relay_port_hint = operator["relay_port"]
+        for name, machine in machines.items():
+            machine.attach(operator["outputs"].get(name))
+        if self.state_dir is not None:
+            self.main.board.nvram.keep_in(self.state_dir)
+        if self.relay is not None:
+            for machine in machines.values():
+                self.point_at_relay(machine)
+            self.relay_follows_faults()
+        for machine in machines.values():
+            for watcher in list(MACHINE_WATCHERS):
+                watcher(machine)
+        for hook in list(self.restored):
+            hook()
+        for machine in machines.values():
+            if machine.board.lan.drop_cut_links():
+                machine.firmware.email.engine.retry_now()
+        return saved.restored
 
     @classmethod
     def load(

@@ -114,7 +114,7 @@ def _timer_of_simulation(timer: Timer) -> bool:
     return simulation_side(timer.fn)
 
 
-def _timer_of_operator(timer: Timer) -> bool:
+def timer_of_operator(timer: Timer) -> bool:
     return not simulation_side(timer.fn)
 
 
@@ -448,9 +448,10 @@ def _safe_getattr(obj: Any, name: str) -> Any:
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, sim: Simulation) -> None:
+    def __init__(self, data: bytes, sim: Simulation, new_machine: Callable[[], Machine]) -> None:
         super().__init__(io.BytesIO(data))
         self.sim = sim
+        self.new_machine = new_machine  # an empty Machine, for a name the simulation lacks
         self.fresh: dict[str, Machine] = {}
 
     def find_class(self, module: str, name: str) -> Any:
@@ -464,8 +465,6 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not part of a simulation")
 
     def persistent_load(self, pid: Any) -> Any:
-        from .sim import Machine
-
         sim = self.sim
         match pid:
             case ("simulation",):
@@ -479,7 +478,7 @@ class _Unpickler(pickle.Unpickler):
             case ("machine", str(name)):
                 machine = sim.machines.get(name) or self.fresh.get(name)
                 if machine is None:
-                    machine = self.fresh[name] = Machine.__new__(Machine)
+                    machine = self.fresh[name] = self.new_machine()
                 return machine
             case ("route", str(number)):
                 return sim.network.routes.get(number)
@@ -494,11 +493,26 @@ class Restored:
     printed_base: dict[str, int]
 
 
-def restore(sim: Simulation, path: Path) -> Restored:
-    """Put the snapshot at `path` into `sim` (its clock, network and machines are the same
-    objects afterwards, holding the saved state). Nothing changes if the file is refused."""
+@dataclass
+class SavedState:
+    """A snapshot read back: its header, the state it holds (for `Simulation.restore` to put into
+    the simulation) and the machines made for names the simulation did not have."""
+
+    info: SnapshotInfo
+    state: dict[str, Any]
+    fresh: dict[str, Machine]
+
+    @property
+    def restored(self) -> Restored:
+        return Restored(self.info, dict(self.state["operator"]["printed_base"]))
+
+
+def read_state(sim: Simulation, path: Path, new_machine: Callable[[], Machine]) -> SavedState:
+    """The state in the snapshot at `path`, its anchors resolved against `sim`; `new_machine`
+    makes an empty Machine for a name `sim` lacks. SnapshotError if the file is refused (then
+    nothing in `sim` has changed)."""
     info, data = _read(Path(path))
-    unpickler = _Unpickler(data, sim)
+    unpickler = _Unpickler(data, sim, new_machine)
     try:
         state = unpickler.load()
     except SnapshotError:
@@ -506,51 +520,7 @@ def restore(sim: Simulation, path: Path) -> Restored:
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle: the file is refused
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise SnapshotError(f"{path} cannot be read by this build: {reason}") from None
-    _commit(sim, state, unpickler.fresh)
-    return Restored(info, dict(state["operator"]["printed_base"]))
-
-
-def _commit(sim: Simulation, state: dict[str, Any], fresh: dict[str, Machine]) -> None:
-    from .sim import MACHINE_WATCHERS, Machine
-
-    # The machines as they were: their edges are closed, their sockets dropped.
-    for machine in sim.machines.values():
-        machine.detach()
-    sim.clock.load_state(state["clock"], carry=_timer_of_operator)
-    routes = sim.network.routes
-    sim.network.__dict__.update(state["network"])
-    sim.network.routes = routes
-    machines: dict[str, Machine] = {}
-    for name, machine_state in state["machines"]:
-        # The object of that name takes the saved state (a new one for a machine not there).
-        machine = sim.machines.get(name) or fresh.get(name) or Machine.__new__(Machine)
-        machine.__dict__.clear()
-        machine.__dict__.update(machine_state)
-        machine.sim = sim
-        machine.outputs = None
-        machines[name] = machine
-    sim.machines = machines
-    sim.main = machines["main"]
-    for key, value in state["simulation"].items():
-        setattr(sim, key, value)
-    operator = state["operator"]
-    sim.relay_port_hint = operator["relay_port"]
-    for name, machine in machines.items():
-        machine.attach(operator["outputs"].get(name))
-    if sim.state_dir is not None:
-        sim.main.board.nvram.keep_in(sim.state_dir)
-    if sim.relay is not None:
-        for machine in machines.values():
-            sim.point_at_relay(machine)
-        sim.relay_follows_faults()
-    for machine in machines.values():
-        for watcher in list(MACHINE_WATCHERS):
-            watcher(machine)
-    for hook in list(sim.restored):
-        hook()
-    for machine in machines.values():
-        if machine.board.lan.drop_cut_links():
-            machine.firmware.email.engine.retry_now()
+    return SavedState(info, state, unpickler.fresh)
 
 
 # -- finding what cannot be saved -----------------------------------------------------------------
@@ -635,6 +605,6 @@ def _walk_all(
 
 __all__ = [
     "FILE_MODE", "FORMAT", "MAGIC", "MachineInfo", "Restored", "SnapshotError", "SnapshotInfo",
-    "build", "check_savable", "dumps", "find_unsavable", "read_header", "restore", "save",
-    "simulation_side",
+    "SavedState", "build", "check_savable", "dumps", "find_unsavable", "read_header", "read_state",
+    "save", "simulation_side", "timer_of_operator",
 ]  # fmt: skip
