@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target",
         metavar="URL|PATH",
-        help="a pty path, socket://127.0.0.1:PORT or rfc2217://127.0.0.1:PORT",
+        help="a pty path, socket://127.0.0.1:PORT (or tcp://), or rfc2217://127.0.0.1:PORT",
     )
     parser.add_argument(
         "-c",
@@ -94,7 +94,10 @@ class LineReader:
 
 
 def open_port(target: str) -> serial.SerialBase:
-    # rfc2217:// negotiates at open; a path opens the pty as a serial port
+    # rfc2217:// negotiates at open; a path opens the pty as a serial port. `tcp://HOST:PORT` is
+    # what `run` prints for its TCP endpoint (`serial tcp HOST:PORT`): pyserial's socket://.
+    if target.startswith("tcp://"):
+        target = "socket://" + target.removeprefix("tcp://")
     return serial.serial_for_url(target, timeout=0.1)
 
 

@@ -49,6 +49,15 @@ def test_commands_on_the_command_line_and_events(make_rig):
     assert lines[-3:] == ["01-01-2026 09:00", "SCAN READY", "OK"]
 
 
+def test_tcp_url_as_run_prints_it_reaches_the_tcp_endpoint(make_rig):
+    """`run` prints `serial tcp 127.0.0.1:PORT`; a user writes tcp://127.0.0.1:PORT."""
+    rig = make_rig("tcp:0")
+    url = rig.url("tcp").replace("socket://", "tcp://")
+    done = run_client(url, "-c", "state?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "standby.fax\nOK\n"
+
+
 def test_a_console_that_cannot_be_reached_is_exit_status_2(tmp_path):
     done = run_client(str(tmp_path / "no-such-pty"), "-c", "lcd?")
     assert done.returncode == 2
