@@ -12,6 +12,7 @@ answered OK, 1 when one answered ERR, 2 when the console could not be reached or
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import sys
 import threading
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
         "--command",
+        dest="lines",  # `command` is the CLI's subcommand
         action="append",
         default=[],
         metavar="LINE",
@@ -102,7 +104,8 @@ def open_port(target: str) -> serial.SerialBase:
 
 
 def send_line(port: serial.SerialBase, line: str) -> None:
-    port.write(line.encode("utf-8") + b"\r\n")
+    # bytes that were not UTF-8 on our input go out as they came (the console answers ERR)
+    port.write(line.encode("utf-8", "surrogateescape") + b"\r\n")
     port.flush()
 
 
@@ -113,8 +116,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"estudio190f console: cannot open {args.target}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        if args.command or not sys.stdin.isatty():
-            commands: Iterable[str] = args.command or sys.stdin
+        if args.lines or not sys.stdin.isatty():
+            # lines that are not UTF-8 are sent as they came: the console says what it makes of them
+            commands: Iterable[str] = args.lines or io.TextIOWrapper(
+                sys.stdin.buffer, encoding="utf-8", errors="surrogateescape"
+            )
             return run_script(port, commands, args.events, args.timeout, print_line)
         return run_interactive(port, args.events)
     except serial.SerialException as exc:

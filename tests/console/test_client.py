@@ -58,6 +58,16 @@ def test_tcp_url_as_run_prints_it_reaches_the_tcp_endpoint(make_rig):
     assert done.stdout == "standby.fax\nOK\n"
 
 
+def test_bytes_that_are_not_utf8_on_its_input_get_the_consoles_answer(make_rig):
+    rig = make_rig("tcp:0")
+    done = subprocess.run([*CLIENT, rig.url("tcp")], input=b"\x01\xff\xfe garbage\nstate?\n",
+                          capture_output=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1, done.stderr  # an ERR answer, not a crash of the client
+    lines = done.stdout.decode().splitlines()
+    assert lines[0].startswith("ERR ") and lines[1:] == ["standby.fax", "OK"]
+    assert b"internal error" not in done.stderr
+
+
 def test_a_console_that_cannot_be_reached_is_exit_status_2(tmp_path):
     done = run_client(str(tmp_path / "no-such-pty"), "-c", "lcd?")
     assert done.returncode == 2
