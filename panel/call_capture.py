@@ -101,8 +101,8 @@ class CallCaptureFile:
             return "outside"
         name = self._names.get(line)
         if name is None:
-            name = next((m.name for m in self.sim.machines.values() if m.board.line is line),
-                        line.number)  # fmt: skip
+            machine = self.sim.machine_on(line)
+            name = machine.name if machine is not None else line.number
             self._names[line] = name
         return name
 

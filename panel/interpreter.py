@@ -171,7 +171,7 @@ def run_step(interp: Interpreter, step: Step) -> list[str]:
     except StopIteration as stop:
         advance(clock, 0)  # what is due at this instant, served like the rest
         if interp.recorder is not None:
-            interp.recorder.record(step, start, clock.now, _machine_of(interp, step))
+            interp.recorder.record(step, start, clock.now)
         return list(stop.value or [])
 
 
@@ -254,8 +254,7 @@ class StepTask:
 
     def _settled(self, result: list[str]) -> None:
         if self.interp.recorder is not None:
-            machine = _machine_of(self.interp, self.step)
-            self.interp.recorder.record(self.step, self.start_time, self.clock.now, machine)
+            self.interp.recorder.record(self.step, self.start_time, self.clock.now)
         self._finish(result, None)
 
     def _finish(self, result: list[str] | None, error: BaseException | None) -> None:
@@ -350,7 +349,7 @@ class Recorder:
             self._keys[id(step)] = (machine, keys, listener)
             machine.firmware.panel.key_listeners.add(listener)
 
-    def record(self, step: Step, start: int, end: int, machine: Machine | None = None) -> None:
+    def record(self, step: Step, start: int, end: int) -> None:
         keys: list[tuple[str, str | None]] = []
         watched = self._keys.pop(id(step), None)
         if watched is not None:

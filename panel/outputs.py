@@ -30,7 +30,9 @@ def write_whole(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _next_number(folder: Path, pattern: str) -> int:
+def next_number(folder: Path, pattern: str) -> int:
+    """The number after the highest that a file in `folder` carries (group 1 of `pattern`, which
+    a whole file name matches): numbering goes on after what an earlier run left there."""
     highest = 0
     if folder.exists():
         rx = re.compile(pattern)
@@ -41,6 +43,32 @@ def _next_number(folder: Path, pattern: str) -> int:
     return highest + 1
 
 
+def received_name(number: int, remote: str) -> str:
+    """A received document's file name: NNNN.tif, or NNNN-SENDER.tif with the sender's identity
+    (its letters and digits, at most 20)."""
+    tag = re.sub(r"[^A-Za-z0-9]+", "", remote)[:20]
+    return f"{number:04d}{'-' + tag if tag else ''}.tif"
+
+
+class EventFile:
+    """An event log written as it happens to a JSON-lines file (`events.jsonl`), appended to."""
+
+    def __init__(self, log: EventLog, path: Path) -> None:
+        self.log = log
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8", buffering=1)
+        log.listeners.add(self._write)
+
+    def _write(self, event: Event) -> None:
+        if self._file is not None:
+            self._file.write(EventLog.to_json(event) + "\n")
+
+    def close(self) -> None:
+        self.log.listeners.discard(self._write)
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class OutputWriter:
     def __init__(self, out_dir: Path, board: Board) -> None:
         self.dir = Path(out_dir)
@@ -48,13 +76,10 @@ class OutputWriter:
         self.board = board
         self.printed_dir = self.dir / "printed"
         self.received_dir = self.dir / "received"
-        self._events: IO[str] | None = open(
-            self.dir / "events.jsonl", "a", encoding="utf-8", buffering=1
-        )
-        board.log.listeners.add(self._on_event)
-        self._next_sheet = _next_number(self.printed_dir, r"(\d{4,})\.png")
+        self._events = EventFile(board.log, self.dir / "events.jsonl")
+        self._next_sheet = next_number(self.printed_dir, r"(\d{4,})\.png")
         self.last_printed: Path | None = None  # the PNG of the sheet delivered last
-        self._next_doc = _next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
+        self._next_doc = next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
         board.printer.delivery_listeners.add(self._on_sheet)
         self._fax: FaxService | None = None
 
@@ -69,10 +94,6 @@ class OutputWriter:
     def _on_sheet(self, sheet: PrintedSheet) -> None:
         self.save_printed(sheet.image())
 
-    def _on_event(self, event: Event) -> None:
-        if self._events is not None:
-            self._events.write(EventLog.to_json(event) + "\n")
-
     def save_printed(self, image: Image.Image) -> Path:
         """One delivered sheet as a PNG."""
         self.printed_dir.mkdir(parents=True, exist_ok=True)
@@ -86,10 +107,8 @@ class OutputWriter:
 
     def save_received(self, tiff: bytes, remote: str = "") -> Path:
         self.received_dir.mkdir(parents=True, exist_ok=True)
-        tag = re.sub(r"[^A-Za-z0-9]+", "", remote)[:20]
-        name = f"{self._next_doc:04d}{'-' + tag if tag else ''}.tif"
+        path = self.received_dir / received_name(self._next_doc, remote)
         self._next_doc += 1
-        path = self.received_dir / name
         write_whole(path, tiff)
         return path
 
@@ -103,10 +122,7 @@ class OutputWriter:
         self._next_doc = max(self._next_doc, document)
 
     def close(self) -> None:
-        if self._events is not None:
-            self._events.close()
-            self._events = None
-        self.board.log.listeners.discard(self._on_event)
+        self._events.close()
         self.board.printer.delivery_listeners.discard(self._on_sheet)
         if self._fax is not None:
             self._fax.documents.discard(self._on_fax_document)

@@ -56,7 +56,15 @@ from estudio190f.hw.eventlog import Event
 
 from .interpreter import ExpectationFailed, Interpreter, journal_lines, run_step
 from .runner import advance
-from .script import ScriptError, Step, format_duration, parse_duration, parse_line, quote
+from .script import (
+    ScriptError,
+    Step,
+    format_duration,
+    parse_duration,
+    parse_line,
+    printed_since,
+    quote,
+)
 from .sim import Machine, Simulation
 
 
@@ -177,7 +185,7 @@ class FaxDriver:
 
     @property
     def printed(self) -> int:
-        return self.machine.printed_count() - self.interp.printed_base.get(self.machine.name, 0)
+        return printed_since(self.interp, self.machine)
 
     @property
     def journal(self) -> list[str]:
@@ -255,6 +263,7 @@ def fax(fax_factory: Callable[..., FaxDriver]) -> FaxDriver:
 
 _COVERAGE = pytest.StashKey[Any]()
 _FOLDER = pytest.StashKey[Path]()
+_SUMMARY = pytest.StashKey[list[str]]()  # the merged coverage's summary lines, for the report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -305,20 +314,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     coverage = recorder.coverage
     coverage.merge(merge(sorted(folder.glob("*.json"))))
     coverage.write(Path(config.getoption("estudio_coverage")))
+    config.stash[_SUMMARY] = coverage.summary_lines()
     os.environ.pop(ENVIRONMENT, None)
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    path = config.getoption("estudio_coverage", None)
-    if config.stash.get(_COVERAGE, None) is None or hasattr(config, "workerinput"):
+    # (pytest's terminal reporter asks for this after every plugin's sessionfinish)
+    summary = config.stash.get(_SUMMARY, None)
+    if summary is None or hasattr(config, "workerinput"):
         return
-    from .coverage import read
-
     terminalreporter.section("estudio190f coverage")
-    for line in read(Path(path)).summary_lines():
+    for line in summary:
         terminalreporter.write_line(line)
-    terminalreporter.write_line(f"written to {path}")
+    terminalreporter.write_line(f"written to {config.getoption('estudio_coverage')}")
 
 
 # -- short failure reports -------------------------------------------------------------------

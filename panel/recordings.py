@@ -8,29 +8,21 @@ whole (a reader sees a complete file or none).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from estudio190f.hw.wav import write_wav
 
-from .outputs import write_whole
+from .outputs import next_number, write_whole
 
-NAME = re.compile(r"(\d{4,})\.wav")
+NAME = r"(\d{4,})\.wav"  # a recording's file name; group 1 its number
 
 
 class CallRecordings:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._next = 1 + max(
-            (int(m.group(1)) for p in self._existing() if (m := NAME.fullmatch(p.name))),
-            default=0,
-        )
-        self.saved: list[Path] = []
-
-    def _existing(self) -> list[Path]:
-        return list(self.folder.iterdir()) if self.folder.is_dir() else []
+        self._next = next_number(self.folder, NAME)
 
     def save(self, samples: np.ndarray) -> Path:
         """One call: (frames, 2) int16, channel 1 sent, channel 2 heard."""
@@ -38,7 +30,6 @@ class CallRecordings:
         path = self.folder / f"{self._next:04d}.wav"
         self._next += 1
         write_whole(path, write_wav(samples))
-        self.saved.append(path)
         return path
 
 

@@ -382,13 +382,7 @@ def document_path(ctx: StepContext, raw: str, line: int, what: str = "adf load")
     if found is None:
         raise ScriptError(f"{what}: no such file {raw!r}", line)
     real = found.resolve()
-    if ctx.documents is not None and not any(real.is_relative_to(d) for d in ctx.documents):
-        folders = ", ".join(str(d) for d in ctx.documents)
-        raise ScriptError(
-            f"{what}: {raw!r} is outside the document folders ({folders}; "
-            "run --documents DIR adds one)",
-            line,
-        )
+    _confine(ctx, real, raw, line, what)
     try:
         mode = os.stat(real).st_mode
     except OSError as exc:
@@ -828,14 +822,19 @@ def snapshot_path(ctx: StepContext, raw: str, line: int, verb_name: str) -> Path
     if not path.is_absolute():
         path = (ctx.base_dir or Path.cwd()) / path
     real = path.resolve()
+    _confine(ctx, real, raw, line, verb_name)
+    return real
+
+
+def _confine(ctx: StepContext, real: Path, raw: str, line: int, what: str) -> None:
+    """A console client may reach files only inside its document folders (`run --documents`)."""
     if ctx.documents is not None and not any(real.is_relative_to(d) for d in ctx.documents):
         folders = ", ".join(str(d) for d in ctx.documents)
         raise ScriptError(
-            f"{verb_name}: {raw!r} is outside the document folders ({folders}; "
+            f"{what}: {raw!r} is outside the document folders ({folders}; "
             "run --documents DIR adds one)",
             line,
         )
-    return real
 
 
 @verb("snapshot FILE", "save the whole simulation to FILE: every machine, the line, the clock "

@@ -395,12 +395,16 @@ class Simulation:
         if folder is not None:
             self.recordings[line] = CallRecordings(folder / "calls")
 
+    def machine_on(self, line: LineInterface) -> Machine | None:
+        """The machine whose (first) line `line` is; None for a device's or a peer's."""
+        return next((m for m in self.machines.values() if m.board.line is line), None)
+
     def _loop_of(self, line: LineInterface) -> LoopImpairments:
         """A station's local loop on the audio line, from its settings."""
         from estudio190f.hw.audio_call import default_loop
         from estudio190f.hw.audio_line import LoopImpairments
 
-        machine = next((m for m in self.machines.values() if m.board.line is line), None)
+        machine = self.machine_on(line)
         if machine is None:
             return default_loop(line)
         settings = machine.firmware.settings
@@ -413,16 +417,15 @@ class Simulation:
         )
 
     def _recorded(self, line: LineInterface, samples: np.ndarray) -> None:
+        machine = self.machine_on(line)
         recordings = self.recordings.get(line)
         if recordings is None:
-            machine = next((m for m in self.machines.values() if m.board.line is line), None)
             if machine is None or machine.outputs is None:
                 return
             from .recordings import CallRecordings
 
             recordings = self.recordings[line] = CallRecordings(machine.outputs.dir / "calls")
         path = recordings.save(samples)
-        machine = next((m for m in self.machines.values() if m.board.line is line), None)
         if machine is not None:
             machine.board.log.emit(
                 "line", "recorded", file=path.name, seconds=round(samples.shape[0] / 8000, 2)
@@ -520,8 +523,7 @@ class Simulation:
         station), for a T.38 session of its call."""
         from estudio190f.hw.t38_route import T38Settings
 
-        machine = next((m for m in self.machines.values() if m.board.line is line), self.main)
-        settings = machine.firmware.settings
+        settings = (self.machine_on(line) or self.main).firmware.settings
         return T38Settings.from_values(
             settings.number("t38.redundancy"), settings.number("t38.image_redundancy"),
             float(settings.text("t38.loss")), settings.number("t38.jitter"),

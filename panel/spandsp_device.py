@@ -23,7 +23,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from estudio190f.hw.line import LineEvent, LineInterface
 from estudio190f.hw.modem import Signal
 from estudio190f.hw.spandsp import RESULT_OK, FaxTerminal
 
+from .outputs import EventFile, next_number
 from .sim import Simulation
 
 RINGS = 2  # rings before it answers
@@ -93,18 +93,16 @@ class SpanDspDevice:
         self.log = EventLog(sim.clock, name)
         self.out_dir = sim.out_dir / name if sim.out_dir is not None else None
         self._scratch: Path | None = None
-        self._events: IO[str] | None = None
+        self._events: EventFile | None = None
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._events = open(self.out_dir / "events.jsonl", "a", encoding="utf-8", buffering=1)
-            self.log.listeners.add(self._write_event)
+            self._events = EventFile(self.log, self.out_dir / "events.jsonl")
         carriage = sim.audio_line()
         self.line: LineInterface = sim.network.add_line(number, log=self.log)
         carriage.attach_station(self.line, self._station)
         sim.record_calls(self.line, self.out_dir)
         self.line.listeners.add(self._line_event)
         self.results: list[CallResult] = []
-        self.received: list[Path] = []
         self._sending: tuple[str, Path] | None = None  # a call it placed: number, document
         self._terminal: FaxTerminal | None = None
         self._rx_file: Path | None = None
@@ -125,9 +123,7 @@ class SpanDspDevice:
     def close(self) -> None:
         self._close_terminal()
         if self._events is not None:
-            self.log.listeners.discard(self._write_event)
             self._events.close()
-            self._events = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -219,12 +215,10 @@ class SpanDspDevice:
         folder = self.out_dir / "received"
         folder.mkdir(parents=True, exist_ok=True)
         if not self._next_file:  # numbers continue after what a previous run left there
-            self._next_file = 1 + max((int(p.stem) for p in folder.glob("*.tif")
-                                       if p.stem.isdigit()), default=0)  # fmt: skip
+            self._next_file = next_number(folder, r"(\d+)\.tif")
         target = folder / f"{self._next_file:04d}.tif"
         self._next_file += 1
         shutil.move(str(path), target)
-        self.received.append(target)
 
     def _result(self, result: CallResult) -> None:
         self.results.append(result)
@@ -241,10 +235,6 @@ class SpanDspDevice:
         if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="estudio190f-spandsp-"))
         return self._scratch
-
-    def _write_event(self, event: dict[str, object]) -> None:
-        if self._events is not None:
-            self._events.write(EventLog.to_json(event) + "\n")
 
 
 __all__ = ["CallResult", "SpanDspDevice"]

@@ -23,20 +23,20 @@ This is the operator's side (files are written here); the protocol work is in hw
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from estudio190f.hw.clock import MS, Clock, Timer
-from estudio190f.hw.eventlog import Event, EventLog
+from estudio190f.hw.eventlog import EventLog
 from estudio190f.hw.line import Call, LineInterface, PhoneNetwork
 from estudio190f.hw.modem import Signal
 from estudio190f.hw.spandsp import RESULT_OK, load_spandsp
 from estudio190f.hw.t38_peer import SpanDspT38Peer
 from estudio190f.hw.t38_route import RING_CYCLE, T38Session, T38Settings
+
+from .outputs import EventFile, next_number, received_name
 
 ANSWER_RINGS = 2
 HANGUP_DELAY = 500 * MS  # from SpanDSP's phase E to the line going quiet
@@ -57,8 +57,6 @@ class DeviceCall:
 
 
 class SpanDspT38Device:
-    kind = KIND
-
     def __init__(
         self,
         clock: Clock,
@@ -88,10 +86,9 @@ class SpanDspT38Device:
         self.out_dir = Path(out_dir)
         self.received_dir = self.out_dir / "received"
         self.received_dir.mkdir(parents=True, exist_ok=True)
-        self._events: IO[str] | None = None
+        self._events: EventFile | None = None
         if self._temp is None:
-            self._events = open(self.out_dir / "events.jsonl", "a", encoding="utf-8", buffering=1)
-            self.log.listeners.add(self._write_event)
+            self._events = EventFile(self.log, self.out_dir / "events.jsonl")
         self.session: T38Session | None = None
         self.peer: SpanDspT38Peer | None = None
         self._current: DeviceCall | None = None
@@ -261,9 +258,8 @@ class SpanDspT38Device:
         if record.pages == 0:
             rx_path.unlink()
             return None
-        tag = re.sub(r"[^A-Za-z0-9]+", "", record.remote)[:20]
-        number = _next_number(self.received_dir)
-        path = self.received_dir / f"{number:04d}{'-' + tag if tag else ''}.tif"
+        number = next_number(self.received_dir, r"(\d{4,})(?:-.*)?\.tif")
+        path = self.received_dir / received_name(number, record.remote)
         os.replace(rx_path, path)
         return path
 
@@ -271,28 +267,17 @@ class SpanDspT38Device:
         self._timers = [t for t in self._timers if not t.cancelled]
         self._timers.append(self.clock.call_later(delay, fn, *args, label="spandsp device"))
 
-    def _write_event(self, event: Event) -> None:
-        if self._events is not None:
-            self._events.write(EventLog.to_json(event) + "\n")
-
     def close(self) -> None:
         if self.session is not None:
             self.session.end("closed")
         if self._events is not None:
             self._events.close()
-            self._events = None
         if self._temp is not None:
             self._temp.cleanup()
             self._temp = None
 
     def __repr__(self) -> str:
         return f"SpanDspT38Device({self.name!r}, {self.number!r})"
-
-
-def _next_number(folder: Path) -> int:
-    numbers = [int(m.group(1)) for p in folder.iterdir()
-               if (m := re.fullmatch(r"(\d{4,})(?:-.*)?\.tif", p.name))]  # fmt: skip
-    return max(numbers, default=0) + 1
 
 
 __all__ = ["ANSWER_RINGS", "KIND", "DeviceCall", "SpanDspT38Device"]
