@@ -87,28 +87,28 @@ class _Leg:
     chip: AudioModemChip | None  # a station with a modem
     dialer: AudioTransmitter  # what it sends before the answer (the chip's own transmitter)
     station: AudioStation | None = None  # set at the answer
-    tones: list[tuple[int, ExchangeTone | None, int]] = field(default_factory=list)
+    tones: list[tuple[int, ExchangeTone | None]] = field(default_factory=list)  # (from, tone)
     sent_prefix: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     heard_prefix: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
 
     def line_event(self, event: LineEvent) -> None:
         """The exchange's progress tones, as the line reports them."""
         now = self.clock.now
-        if event.kind == "ringback" and not any(t is RINGBACK for _, t, _ in self.tones):
+        if event.kind == "ringback" and not any(t is RINGBACK for _, t in self.tones):
             self.hear(now, RINGBACK)
         elif event.kind == "busy":
             self.hear(now, BUSY)
 
     def hear(self, at_us: int, tone: ExchangeTone | None) -> None:
         """The exchange plays `tone` (None: silence) to this station from `at_us`."""
-        self.tones.append((at_us, tone, at_us))
+        self.tones.append((at_us, tone))
 
     def heard_before(self, until_us: int) -> np.ndarray:
         """The exchange's tones from the leg's start to `until_us`."""
         pieces: list[np.ndarray] = []
-        marks = [*self.tones, (until_us, None, until_us)]
+        marks = [*self.tones, (until_us, None)]
         position = self.start_us
-        for (at, tone, since), (nxt, _, _) in zip(marks, marks[1:], strict=False):
+        for (at, tone), (nxt, _) in zip(marks, marks[1:], strict=False):
             begin, end = max(at, position), min(nxt, until_us)
             if end <= begin:
                 continue
@@ -118,7 +118,7 @@ class _Leg:
             if tone is None:
                 pieces.append(np.zeros(count, np.int16))
             else:
-                pieces.append(exchange_tone(tone, count * US_PER_SAMPLE, begin - since))
+                pieces.append(exchange_tone(tone, count * US_PER_SAMPLE, begin - at))
             position = begin + count * US_PER_SAMPLE
         total = (until_us - self.start_us) // US_PER_SAMPLE
         out = np.concatenate(pieces) if pieces else np.zeros(0, np.int16)
@@ -194,7 +194,7 @@ class AudioCarriage:
         number = _number(digits)
         if not self._wanted(line, self.network.lines.get(number), self.network.routes.get(number)):
             return
-        self._drop_leg(line)
+        self._finish_leg(line)
         route = self.network.routes.get(number)
         live = isinstance(route, AudioRoute) and route.live
         leg = self._new_leg(line, live)
@@ -365,10 +365,6 @@ class AudioCarriage:
         leg.sent_prefix = _fit(leg.dialer.audio(now), count)
         leg.heard_prefix = leg.heard_before(now)
         self._record(leg, None)
-
-    def _drop_leg(self, line: LineInterface) -> None:
-        if line in self._legs:
-            self._finish_leg(line)
 
     def _record(self, leg: _Leg, during: np.ndarray | None) -> None:
         leg.line.listeners.discard(leg.line_event)

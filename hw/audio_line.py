@@ -115,7 +115,6 @@ def _clip(samples: np.ndarray) -> np.ndarray:
 @dataclass
 class _Side:
     station: AudioStation
-    loop: LoopImpairments
     echo: _Echo | None
     pending: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     sent: list[np.ndarray] = field(default_factory=list)
@@ -145,8 +144,8 @@ class AudioLink:
         gain = 10 ** (-(a_loop.attenuation_db + b_loop.attenuation_db) / 20)
         noise = _noise_rms((a_loop, b_loop))
         self._sides = [
-            _Side(a, a_loop, _echo(a_loop)),
-            _Side(b, b_loop, _echo(b_loop)),
+            _Side(a, _echo(a_loop)),
+            _Side(b, _echo(b_loop)),
         ]
         # to a, from b; to b, from a (each with its own noise stream)
         self._to = [

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .hdlc import FLAG_BITS, add_fcs, fcs16, stuff
+from .hdlc import FLAG_BITS, add_fcs, stuff
 from .modem import (
     CARRIER_OFF,
     CARRIER_ON,
@@ -178,9 +178,7 @@ def _bits_per_symbol(modulation: Modulation) -> int:
 def frame_bits(frame: bytes, *, fcs_ok: bool = True, opening_flag: bool = False) -> np.ndarray:
     """One HDLC frame as line bits: [opening flag,] the frame and its FCS with zero-bit insertion,
     the closing flag. `fcs_ok=False` sends the complement of the right FCS."""
-    body = add_fcs(frame)
-    if not fcs_ok:
-        body = bytes(frame) + (fcs16(frame) ^ 0xFFFF).to_bytes(2, "little")
+    body = add_fcs(frame, good=fcs_ok)
     bits = np.unpackbits(np.frombuffer(body, dtype=np.uint8), bitorder="little")
     parts = [FLAG_BITS] if opening_flag else []
     parts += [stuff(bits), FLAG_BITS]

@@ -119,8 +119,10 @@ class Clock:
 
     # -- inspection ---------------------------------------------------------------------
     def next_deadline(self) -> int | None:
-        self._last = [t for t in self._last if not t.cancelled]
-        self._settled = [t for t in self._settled if not t.cancelled]
+        if self._last:  # (the driver asks every loop; both lists are most often empty)
+            self._last = [t for t in self._last if not t.cancelled]
+        if self._settled:
+            self._settled = [t for t in self._settled if not t.cancelled]
         if self._last or self._settled:
             return self.now
         heap = self._heap

@@ -28,6 +28,12 @@ FCS_GOOD_RESIDUE = 0xF0B8  # CRC over a frame and its own FCS, before the final 
 _REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
 
 
+def reverse_bits(data: bytes) -> bytes:
+    """Each octet with its bits in the other order (line order, first bit least significant, <->
+    the order T.30 writes frames and T.38 carries them)."""
+    return bytes(data).translate(_REVERSED)
+
+
 def fcs16(data: bytes) -> int:
     """The FCS of `data`: CRC-16/X.25 (polynomial x^16 + x^12 + x^5 + 1, reflected, preset to
     ones, result inverted). fcs16(b"123456789") == 0x906E."""

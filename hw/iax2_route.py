@@ -71,7 +71,6 @@ class Iax2Voice:
         self.iax_call = iax_call
         self.origin_us = origin_us
         self._in: list[np.ndarray] = []
-        self._buffered = 0
         self._given = 0
         self._out = np.zeros(0, dtype=np.int16)
         self.filled = 0  # samples of silence given because the peer's sound was late
@@ -80,7 +79,6 @@ class Iax2Voice:
     def heard(self, samples: np.ndarray) -> None:
         """Samples of a voice frame from the peer."""
         self._in.append(samples)
-        self._buffered += samples.size
 
     def audio(self, until_us: int) -> np.ndarray:
         due = (until_us - self.origin_us) // US_PER_SAMPLE - self._given
@@ -98,7 +96,6 @@ class Iax2Voice:
             out = np.concatenate((out, np.zeros(missing, dtype=np.int16)))
             self.filled += missing
         self._in = [rest] if rest.size else []
-        self._buffered = rest.size
         self._given += out.size
         return out
 
@@ -119,7 +116,6 @@ class _TrunkCall:
     iax: int
     call: Call
     voice: Iax2Voice | None = None
-    answered: bool = False
 
 
 class Iax2Trunk:
@@ -228,7 +224,6 @@ class Iax2Trunk:
         elif isinstance(event, CallAnswered):
             entry = self._calls.get(event.call)
             if entry is not None:
-                entry.answered = True
                 self._emit("answered", number=entry.call.caller.number if entry.call.caller else "")
                 self.network.outside_answered(entry.call)
         elif isinstance(event, CallEnded):

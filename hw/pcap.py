@@ -95,13 +95,7 @@ def internet_checksum(data: bytes) -> int:
 
     Computed on the octets as one big number: 2**16 is 1 modulo 0xFFFF, so the words' sum
     with end-around carry is that number modulo 0xFFFF (0xFFFF for a non-zero multiple)."""
-    if len(data) % 2:
-        data += b"\x00"
-    number = int.from_bytes(data, "big")
-    total = number % 0xFFFF
-    if total == 0 and number:
-        total = 0xFFFF
-    return ~total & 0xFFFF
+    return _fold(int.from_bytes(data + b"\x00" * (len(data) & 1), "big"))
 
 
 def _fold(number: int) -> int:

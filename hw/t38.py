@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .clock import MS, SECOND
+from .hdlc import reverse_bits
 from .modem import (
     CARRIER_OFF,
     CARRIER_ON,
@@ -53,7 +54,6 @@ from .t38_ifp import (
     T38Indicator,
     decode_ifp,
     encode_ifp,
-    reverse_bits,
 )
 from .udptl import Datagram, IfpArrived, IfpLost, UdptlReceiver, UdptlSender, UdptlStats
 
@@ -83,6 +83,11 @@ class T38Config:
             raise ValueError("chunk_ms must be positive")
         if self.end_copies is not None and self.end_copies < 1:
             raise ValueError("end_copies must be at least 1")
+
+    def redundancy_for(self, packet: IfpPacket) -> int:
+        """The earlier packets a datagram carrying `packet` repeats: fewer for bulk image data."""
+        image = isinstance(packet, T38Data) and packet.is_image
+        return self.image_redundancy if image else self.redundancy
 
     @property
     def copies_of_ends(self) -> int:
@@ -318,9 +323,7 @@ class T38Endpoint:
     def send_ifp(self, packet: IfpPacket, now: int) -> list[Datagram]:
         """One IFP packet in a datagram (repeated when it is an indicator or a signal end)."""
         ends = ends_something(packet)
-        # image: bulk high-speed data with no carrier end in it (T38Data.is_image)
-        image = not ends and isinstance(packet, T38Data) and packet.data_type != "v21"
-        depth = self.config.image_redundancy if image else self.config.redundancy
+        depth = self.config.redundancy_for(packet)
         payload = self.udptl_out.send(encode_ifp(packet, self.config.version), depth)
         copies = self.config.copies_of_ends if ends else 1
         self.stats.sent += copies

@@ -17,7 +17,7 @@ header is 5 bits. SpanDSP 0.0.6 and Wireshark's default ("pre-corrigendum") spea
 
 Octets in HDLC and T.4 fields are as T.38 carries them: the first bit on the line is the most
 significant bit (T.30's own notation: DIS is 0x01). The rest of this project keeps octets in line
-order, first bit least significant (DIS 0x80); `reverse_bits` converts (t38.py does it).
+order, first bit least significant (DIS 0x80); `hw.hdlc.reverse_bits` converts (t38.py does it).
 No I/O: bytes in, packets out, and back.
 """
 
@@ -421,14 +421,6 @@ def decode_ifp(data: bytes, version: int = 0) -> IfpPacket:
     return T38Data(dtype.name, tuple(fields))
 
 
-_REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
-
-
-def reverse_bits(data: bytes) -> bytes:
-    """Each octet with its bits in the other order (line order <-> T.38 order)."""
-    return bytes(data).translate(_REVERSED)
-
-
 __all__ = [
     "DATA",
     "DATA_FOR_MODULATION",
@@ -450,5 +442,4 @@ __all__ = [
     "decode_ifp",
     "describe_ifp",
     "encode_ifp",
-    "reverse_bits",
 ]

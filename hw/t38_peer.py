@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .spandsp import T38Terminal, samples_for
 from .t38 import T38Config
-from .t38_ifp import T38Data, decode_ifp
+from .t38_ifp import decode_ifp
 from .udptl import Datagram, IfpArrived, UdptlEvent, UdptlReceiver, UdptlSender
 
 
@@ -87,9 +87,7 @@ class SpanDspT38Peer:
 
     def _packet(self, ifp: bytes, repeats: int) -> None:
         packet = decode_ifp(ifp, self.config.version)  # its kind sets its redundancy
-        image = isinstance(packet, T38Data) and packet.is_image
-        depth = self.config.image_redundancy if image else self.config.redundancy
-        payload = self.udptl_out.send(ifp, depth)
+        payload = self.udptl_out.send(ifp, self.config.redundancy_for(packet))
         copies = min(max(repeats, 1), self.config.copies_of_ends)
         self._outbox += [Datagram(self._now, payload)] * copies
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+
 RATE = 8000
 PCM = 1
 ALAW = 6
@@ -42,60 +44,6 @@ class WavAudio:
     @property
     def seconds(self) -> float:
         return self.samples.shape[0] / RATE
-
-
-# -- G.711 (ITU-T G.711 tables, as numpy) -----------------------------------------------------------
-def _ulaw_decode_table() -> np.ndarray:
-    codes = ~np.arange(256, dtype=np.int32) & 0xFF
-    sign = codes & 0x80
-    exponent = (codes >> 4) & 0x07
-    mantissa = codes & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
-
-
-def _alaw_decode_table() -> np.ndarray:
-    codes = np.arange(256, dtype=np.int32) ^ 0x55
-    sign = codes & 0x80
-    exponent = (codes >> 4) & 0x07
-    mantissa = codes & 0x0F
-    magnitude = np.where(
-        exponent == 0, (mantissa << 4) + 8, ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0)
-    )
-    return np.where(sign != 0, magnitude, -magnitude).astype(np.int16)
-
-
-ULAW_TO_LINEAR = _ulaw_decode_table()
-ALAW_TO_LINEAR = _alaw_decode_table()
-
-
-def _segment(magnitude: np.ndarray, base: int) -> np.ndarray:
-    """The G.711 segment (0-7) of each magnitude, segment 0 ending below `base`."""
-    segment = np.zeros(magnitude.shape, dtype=np.int32)
-    for n in range(1, 8):
-        segment[magnitude >= base << (n - 1)] = n
-    return segment
-
-
-def linear_to_ulaw(samples: np.ndarray) -> np.ndarray:
-    """int16 samples to µ-law octets (G.711, bias 0x84, clipped at 32635)."""
-    x = samples.astype(np.int32)
-    sign = np.where(x < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(x), 32635) + 0x84
-    segment = _segment(magnitude, 0x100)
-    mantissa = (magnitude >> (segment + 3)) & 0x0F
-    return (~(sign | (segment << 4) | mantissa) & 0xFF).astype(np.uint8)
-
-
-def linear_to_alaw(samples: np.ndarray) -> np.ndarray:
-    """int16 samples to A-law octets (G.711, even bits inverted)."""
-    x = samples.astype(np.int32)
-    sign = np.where(x >= 0, 0x80, 0)
-    magnitude = np.where(x >= 0, x, -x - 1)
-    magnitude = np.minimum(magnitude, 32767)
-    segment = _segment(magnitude, 0x100)
-    mantissa = np.where(segment == 0, magnitude >> 4, magnitude >> (segment + 3)) & 0x0F
-    return ((sign | (segment << 4) | mantissa) ^ 0x55).astype(np.uint8)
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -164,8 +112,7 @@ def _decode(payload: bytes, tag: int, channels: int, bits: int) -> tuple[np.ndar
     elif encoding == "pcm8":
         flat = ((np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
     else:
-        table = ULAW_TO_LINEAR if encoding == "ulaw" else ALAW_TO_LINEAR
-        flat = table[np.frombuffer(raw, dtype=np.uint8)]
+        flat = ulaw_decode(raw) if encoding == "ulaw" else alaw_decode(raw)
     return flat.reshape(frames, channels), encoding
 
 
@@ -207,9 +154,9 @@ def write_wav(samples: np.ndarray, encoding: str = "pcm16") -> bytes:
     if encoding == "pcm16":
         payload, width = flat.astype("<i2").tobytes(), 2
     elif encoding == "ulaw":
-        payload, width = linear_to_ulaw(flat).tobytes(), 1
+        payload, width = ulaw_encode(flat), 1
     else:
-        payload, width = linear_to_alaw(flat).tobytes(), 1
+        payload, width = alaw_encode(flat), 1
     tag = ENCODINGS[encoding]
     fmt = struct.pack(
         "<HHIIHH", tag, channels, RATE, RATE * width * channels, width * channels, width * 8
@@ -237,8 +184,6 @@ __all__ = [
     "RATE",
     "WavAudio",
     "WavError",
-    "linear_to_alaw",
-    "linear_to_ulaw",
     "read_wav",
     "read_wav_file",
     "resample",

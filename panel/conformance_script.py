@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from estudio190f.firmware.t30.frames import frame_type, reverse_bits
+from estudio190f.firmware.t30.frames import frame_type
 from estudio190f.firmware.t30.trace import SECRET_FRAMES
 from estudio190f.hw.clock import MS, SECOND
+from estudio190f.hw.hdlc import reverse_bits
 
 
 class SuiteError(Exception):

@@ -6,7 +6,7 @@ accepts), the parser, the session trace and docs/t30.md.
 Byte order. A frame here is a list of octets in line order with the first bit sent in the least
 significant bit: how HDLC puts octets on the line, how a Class 1 host sees them, how SpanDSP
 stores them (DIS = 0x80, DCS = 0x82). T.30's tables and the TSB85 scripts write the first bit on
-the left instead (DIS `01`, DCS `41`); `reverse_bits` converts.
+the left instead (DIS `01`, DCS `41`); `hw.hdlc.reverse_bits` converts.
 
 The X bit is the first bit of the FCF of most frames (the least significant bit here): 1 in
 frames sent by the station that received a DIS, 0 otherwise (T.30 5.3.6.1). The frames of the
@@ -16,6 +16,9 @@ DIS and DTC groups have no X bit: their first bit tells the group apart (DIS 0x8
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# T.30/TSB85 notation <-> line order (the one table lives with the HDLC code)
+from estudio190f.hw.hdlc import reverse_bits as reverse_bits
 
 ADDRESS = 0xFF
 CONTROL = 0x03  # a frame that is not the last of its carrier ("C0" as T.30 writes it)
@@ -147,14 +150,6 @@ def encode_ident(text: str) -> bytes:
 
 def decode_ident(fif: bytes) -> str:
     return fif.decode("ascii", "replace")[::-1].strip()
-
-
-def reverse_bits(data: bytes) -> bytes:
-    """Each octet with its bits in the other order (T.30/TSB85 notation <-> line order)."""
-    return bytes(_REVERSED[b] for b in data)
-
-
-_REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
 
 
 def pps_fif(post: str | None, page: int, block: int, frames: int, x: int) -> bytes:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from estudio190f.hw.hdlc import reverse_bits
 from estudio190f.hw.t38_ifp import (
     DATA_TYPES,
     FIELD_TYPES,
@@ -18,7 +19,6 @@ from estudio190f.hw.t38_ifp import (
     decode_ifp,
     describe_ifp,
     encode_ifp,
-    reverse_bits,
 )
 
 ROOT_FIELDS = [f.name for f in FIELD_TYPES if f.code < 8]
