@@ -17,7 +17,7 @@ from .fax.service import SendOptions
 from .menu import MenuScreen
 from .service import ServiceScreen
 from .services import Services
-from .settings import EMAIL_RE
+from .settings import EMAIL_RE, SPEED_DIAL_SLOTS
 
 
 class PanelScreens:
@@ -431,7 +431,7 @@ class SpeedDialScreen(PanelScreen):
         return EntryMode.digits(DIGITS)
 
     def lines(self) -> tuple[str, str]:
-        return "SPEED DIAL", f"NO.(001-100): {self.entry.value}"
+        return "SPEED DIAL", f"NO.(001-{SPEED_DIAL_SLOTS:03d}): {self.entry.value}"
 
     def key_any(self, key: str) -> bool:
         if key.isdigit() and len(key) == 1:
@@ -445,7 +445,7 @@ class SpeedDialScreen(PanelScreen):
 
     def recall(self, slot: int) -> None:
         panel = self.panel
-        entry = self.s.directory.get("speed_dial", slot) if 1 <= slot <= 100 else None
+        entry = self.s.directory.get("speed_dial", slot) if 1 <= slot <= SPEED_DIAL_SLOTS else None
         target = self.back_to
         self.entry = NumberEntry(max_len=3, keys=DIGITS)
         if entry is None:

@@ -303,8 +303,7 @@ class Settings:
         kept = {k: v for k, v in self.nvram.items(NS).items() if k.startswith(KEPT_PREFIX)}
         with self.nvram.transaction():
             self.nvram.clear(NS)
-            for key, value in kept.items():
-                self.nvram.set(NS, key, value)
+            self.nvram.set_many(NS, kept)
         self.listeners("*", None)
 
 

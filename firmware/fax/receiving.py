@@ -78,12 +78,11 @@ class ReceptionSink:
         queue: PrintQueue,
         memory: ImageMemory,
         document: ReceivedDocument,
-        on_page: Callable[[ReceivedPage], None] | None = None,
     ) -> None:
         self.queue = queue
         self.memory = memory
         self.document = document
-        self.on_page = on_page
+        self.on_page: Callable[[ReceivedPage], None] | None = None  # the service sets it
         self.largest = 0
         self.refused = False
 

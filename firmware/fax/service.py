@@ -45,7 +45,7 @@ from typing import Literal
 
 from estudio190f.hw.board import Board
 from estudio190f.hw.clock import SECOND, Timer
-from estudio190f.hw.line import LineEvent, LineInterface
+from estudio190f.hw.line import LineEvent
 from estudio190f.hw.listeners import Listeners
 
 from ..control_panel import ControlPanel
@@ -131,11 +131,6 @@ class FaxService:
             port.events.add(self._line_event)
             port.bind()
         board.option_changed.add(self._option_changed)
-
-    @property
-    def line(self) -> LineInterface | None:
-        """Port 1's line (the main board's)."""
-        return self.board.line
 
     @property
     def two_ports(self) -> bool:

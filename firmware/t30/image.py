@@ -24,10 +24,10 @@ The T.30 session calls these; they are pure computation over the project's codec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from estudio190f.firmware import codec
 from estudio190f.firmware.page import Page
 from estudio190f.hw.clock import SECOND
 
@@ -43,12 +43,6 @@ FRAMES_PER_BLOCK = 256
 LEVEL = {"standard": 1, "fine": 2, "photo": 2, "superfine": 4}
 # MR's K factor: at most K-1 two-dimensional lines after a one-dimensional one (T.4 4.2.1.3.4).
 K_FACTOR = {"standard": 2, "fine": 4, "superfine": 4}
-
-
-def _codec() -> Any:
-    from estudio190f.firmware import codec
-
-    return codec
 
 
 def wire_resolution(resolution: str) -> str:
@@ -73,7 +67,6 @@ def encode_page(page: Page, params: DcsParams) -> bytes:
     """The page coded as the DCS says: coding, K, minimum line bits without ECM, RTC/EOFB."""
     pixels = fit_pixels(page, params.resolution, params.width)
     min_bits = 0 if params.ecm else params.rate * params.min_scan_ms // 1000
-    codec = _codec()
     if params.coding == "mmr":
         return bytes(codec.encode(pixels, "mmr"))
     return bytes(
@@ -109,7 +102,6 @@ class PageQuality:
 
 def decode_page(data: bytes, params: DcsParams) -> tuple[Page | None, PageQuality]:
     """Decode what arrived; a stream the codec cannot read at all gives no page and a bad verdict."""
-    codec = _codec()
     try:
         result = codec.decode(data, params.coding, width=params.width)
     except codec.CodecError:
@@ -156,7 +148,7 @@ class CodedLineTimer:
     def feed(self, data: bytes) -> bool:
         if not data:
             return False
-        longest, self._zeros, self._since_eol = _codec().coded_line_bits(
+        longest, self._zeros, self._since_eol = codec.coded_line_bits(
             data, self._zeros, self._since_eol
         )
         self.longest_bits = max(self.longest_bits, longest)

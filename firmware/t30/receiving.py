@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from estudio190f.firmware.page import Page
+from estudio190f.hw.modem import MODULATIONS
 
 from . import image
 from .capabilities import DcsParams, ctc_modulation, modulation_rate
@@ -31,7 +32,7 @@ from .frames import FrameError, ParsedFrame, decode_ident, parse_eor, parse_pps,
 from .station import ReceivedPage
 from .timing import GAP, T2, TCF
 
-TRAIN_LONGEST = 1_393_000  # µs: the longest training (V.17 long), for a TCF we let go by
+TRAIN_LONGEST = max(m.long_train for m in MODULATIONS.values())  # µs (V.17 long): a TCF let go by
 
 
 @dataclass
