@@ -873,6 +873,7 @@ class Prompt:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import errno
+    import socket
     import sqlite3
     from datetime import datetime
 
@@ -931,10 +932,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         what = "--iax2" if args.iax2 is not None else "the audio line"
         raise UsageError(f"{what} needs SpanDSP: {exc}") from None
     except OSError as exc:
-        if args.iax2 is not None and exc.errno in (
-            errno.EADDRINUSE,
-            errno.EADDRNOTAVAIL,
-            errno.EACCES,
+        if args.iax2 is not None and (
+            isinstance(exc, socket.gaierror)
+            or exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
         ):
             host, port = args.iax2
             raise UsageError(f"--iax2 {host}:{port}: cannot listen there: {exc.strerror}") from None

@@ -371,12 +371,13 @@ class Simulation:
     def start_iax2(self, host: str = "127.0.0.1", port: int = 0) -> Iax2Trunk:
         """The PBX trunk on UDP at host:port (docs/iax2.md): its peers call this simulation's
         numbers, and the `[line.peers]` iax2 numbers are called through it. Its calls are carried
-        as sound, so it needs SpanDSP (SpanDspMissing otherwise); OSError if the port is taken."""
+        as sound, so it needs SpanDSP (SpanDspMissing otherwise); OSError if the port is taken or
+        the host unknown, PeerError if a peer's name does not resolve."""
         if self.iax2 is None:
             import random
-            import socket
 
             from estudio190f.hw.iax2_route import Iax2Trunk
+            from estudio190f.hw.udp_port import resolve_ipv4
 
             self.audio_line()
             trunk = Iax2Trunk(self.network, host=host, port=port, log=self.main.board.log,
@@ -385,7 +386,7 @@ class Simulation:
             self.closers.append(trunk.close)
             for number, peer in self.peers.items():
                 if peer.kind == "iax2":
-                    trunk.map(number, (socket.gethostbyname(peer.host), peer.port))
+                    trunk.map(number, resolve_ipv4(peer.host, peer.port))  # PeerError
         return self.iax2
 
     def record_calls(self, line: LineInterface, folder: Path | None) -> None:

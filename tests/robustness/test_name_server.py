@@ -174,3 +174,22 @@ def test_a_name_the_hosts_file_knows_is_delivered_to(namespace, tmp_path):
     finally:
         relay.terminate()
         relay.wait(10)
+
+
+def test_names_on_the_command_line_that_do_not_resolve_are_one_line_errors(namespace, tmp_path):
+    prefix = namespace(1)
+    peers = tmp_path / "peers.toml"
+    peers.write_text(f'[line.peers]\n"5550199" = "iax2:{SLOW_NAME}:4570"\n')
+    for args, message in (
+        (["--iax2", f"{SLOW_NAME}:5"], f"--iax2 {SLOW_NAME}:5: cannot listen there"),
+        (["--t38", f"{SLOW_NAME}:5"], f"--t38 {SLOW_NAME}:5: cannot listen"),
+        (["--config", str(peers), "--iax2", "0"], f"{SLOW_NAME}: cannot resolve it"),
+    ):
+        proc = subprocess.run(
+            [*prefix, *CLI, "run", "--headless", "--relay", "none", "--out", str(tmp_path / "o"),
+             *args],
+            capture_output=True, text=True, cwd=tmp_path, timeout=60, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr + proc.stdout
