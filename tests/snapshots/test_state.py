@@ -102,7 +102,7 @@ def test_the_operators_listeners_are_left_out_and_the_simulations_kept(fax: FaxD
     assert seen.append not in restored_log
     assert not any(getattr(fn, "__module__", "") == __name__ for fn in restored_log)
     # the output writer, attached again after the restore (and coverage, when recorded)
-    assert fax.machine.outputs is not None and fax.machine.outputs._on_event in restored_log
+    assert fax.machine.outputs is not None and fax.machine.outputs._events._write in restored_log
     assert fax.machine._setting_changed in fax.firmware.settings.listeners
 
 
